@@ -1,0 +1,7 @@
+/** The builder API: every op a model or a gradient rule may call. */
+export * from './binary.js';
+export * from './reduce.js';
+export * from './shape_ops.js';
+export { sumTo } from './unbroadcast.js';
+export type { OpDef, OnnxAttr, LowerContext, VjpContext, VjpRule } from './op.js';
+export { defineOp, registeredOps } from './op.js';

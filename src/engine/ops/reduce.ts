@@ -1,0 +1,73 @@
+/** Reductions. ONNX takes axes as an input since opset 13/18; the IR keeps them as a static attribute. */
+import type { Node, Value } from '../ir/graph.js';
+import { GraphBuildError } from '../ir/errors.js';
+import { normAxis, staticShape } from '../ir/shape.js';
+import { mul } from './binary.js';
+import { reduce } from './kernels.js';
+import { defineOp, type LowerContext, type OpDef } from './op.js';
+import { expand, reshape } from './shape_ops.js';
+
+export interface ReduceAttrs {
+  /** Normalised, sorted, unique axes. */
+  readonly axes: readonly number[];
+  readonly keepdims: boolean;
+}
+
+function normAxes(op: string, x: Value, axes: readonly number[] | undefined): number[] {
+  const all = axes ?? x.shape.map((_, i) => i);
+  const norm = [...new Set(all.map((a) => normAxis(a, x.rank, op)))].sort((p, q) => p - q);
+  if (norm.length !== all.length) throw new GraphBuildError(`${op}: repeated axes [${all}] for input ${x}`);
+  return norm;
+}
+
+function inferReduce(x: Value, { axes, keepdims }: ReduceAttrs) {
+  const set = new Set(axes);
+  const shape = keepdims ? x.shape.map((d, i) => (set.has(i) ? 1 : d)) : x.shape.filter((_, i) => !set.has(i));
+  return [{ dtype: x.dtype, shape }];
+}
+
+function lowerReduce(node: Node<ReduceAttrs>, ctx: LowerContext): void {
+  ctx.node(node.op.type, [ctx.inputs[0]!, ctx.int64(node.attrs.axes)], ctx.outputs, [
+    { name: 'keepdims', type: 'int', value: node.attrs.keepdims ? 1 : 0 },
+  ]);
+}
+
+/** Broadcasts a reduced gradient back over the reduced axes of `x`. */
+function expandBack(g: Value, x: Value, { axes, keepdims }: ReduceAttrs): Value {
+  const xs = staticShape(x.shape, 'gradient of a reduction');
+  const kept = xs.map((d, i) => (axes.includes(i) ? 1 : d));
+  return expand(keepdims ? g : reshape(g, kept), xs);
+}
+
+export const ReduceSumOp: OpDef<ReduceAttrs> = defineOp<ReduceAttrs>({
+  type: 'ReduceSum',
+  minOpset: 13,
+  infer: ([x], a) => inferReduce(x!, a),
+  evaluate: ([x], a) => [reduce(x!, a.axes, a.keepdims, 0, (s, v) => s + v)],
+  vjp: ({ inputs: [x], attrs, grads: [g] }) => [() => expandBack(g!, x!, attrs)],
+  lower: lowerReduce,
+});
+
+export const ReduceMeanOp: OpDef<ReduceAttrs> = defineOp<ReduceAttrs>({
+  type: 'ReduceMean',
+  minOpset: 18,
+  infer: ([x], a) => inferReduce(x!, a),
+  evaluate: ([x], a) => [reduce(x!, a.axes, a.keepdims, 0, (s, v) => s + v, (s, n) => s / n)],
+  vjp: ({ inputs: [x], attrs, grads: [g] }) => [
+    () => {
+      const xs = staticShape(x!.shape, 'gradient of ReduceMean');
+      const count = attrs.axes.reduce((c, a) => c * xs[a]!, 1);
+      return expandBack(mul(g!, 1 / count), x!, attrs);
+    },
+  ],
+  lower: lowerReduce,
+});
+
+
+export function reduceSum(x: Value, axes?: readonly number[], keepdims = false): Value {
+  return x.graph.apply(ReduceSumOp, [x], { axes: normAxes('ReduceSum', x, axes), keepdims })[0]!;
+}
+
+export function reduceMean(x: Value, axes?: readonly number[], keepdims = false): Value {
+  return x.graph.apply(ReduceMeanOp, [x], { axes: normAxes('ReduceMean', x, axes), keepdims })[0]!;
+}
