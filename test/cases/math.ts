@@ -1,0 +1,3 @@
+import type { GradCase } from '../../src/engine/testing/gradcheck.js';
+
+export const mathCases: GradCase[] = [];
