@@ -26,6 +26,12 @@ export interface LowerContext {
   float(values: readonly number[], dims?: readonly number[]): string;
   /** A fresh tensor name for intermediate results. */
   temp(hint: string): string;
+  /**
+   * ONNX TensorProto element type the graph's 'float' is serialised as (1 FLOAT, 11 DOUBLE), for
+   * lowerings that name a type in an attribute (Cast `to`, LayerNormalization `stash_type`).
+   * Undefined means FLOAT.
+   */
+  readonly floatElemType?: number;
 }
 
 /** Everything a vector-Jacobian rule sees of the forward node. */

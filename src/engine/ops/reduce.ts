@@ -2,7 +2,7 @@
 import type { Node, Value } from '../ir/graph.js';
 import { GraphBuildError } from '../ir/errors.js';
 import { normAxis, staticShape } from '../ir/shape.js';
-import { mul } from './binary.js';
+import { cast, div, equal, mul } from './binary.js';
 import { reduce } from './kernels.js';
 import { defineOp, type LowerContext, type OpDef } from './op.js';
 import { expand, reshape } from './shape_ops.js';
@@ -64,10 +64,39 @@ export const ReduceMeanOp: OpDef<ReduceAttrs> = defineOp<ReduceAttrs>({
 });
 
 
+// An empty axes list means "reduce nothing" here but "reduce everything" to ONNX, so it never reaches the graph.
 export function reduceSum(x: Value, axes?: readonly number[], keepdims = false): Value {
-  return x.graph.apply(ReduceSumOp, [x], { axes: normAxes('ReduceSum', x, axes), keepdims })[0]!;
+  const a = normAxes('ReduceSum', x, axes);
+  return a.length ? x.graph.apply(ReduceSumOp, [x], { axes: a, keepdims })[0]! : x;
 }
 
 export function reduceMean(x: Value, axes?: readonly number[], keepdims = false): Value {
-  return x.graph.apply(ReduceMeanOp, [x], { axes: normAxes('ReduceMean', x, axes), keepdims })[0]!;
+  const a = normAxes('ReduceMean', x, axes);
+  return a.length ? x.graph.apply(ReduceMeanOp, [x], { axes: a, keepdims })[0]! : x;
+}
+
+export const ReduceMaxOp: OpDef<ReduceAttrs> = defineOp<ReduceAttrs>({
+  type: 'ReduceMax',
+  minOpset: 18,
+  infer: ([x], a) => inferReduce(x!, a),
+  evaluate: ([x], a) => [reduce(x!, a.axes, a.keepdims, -Infinity, (m, v) => (v > m || Number.isNaN(v) ? v : m))],
+  // The gradient goes to the positions that attain the max; tied positions share it evenly.
+  vjp: ({ inputs: [x], outputs: [y], attrs, grads: [g] }) => [
+    () => {
+      const xs = staticShape(x!.shape, 'gradient of ReduceMax');
+      const kept = xs.map((d, i) => (attrs.axes.includes(i) ? 1 : d));
+      const keep = (v: Value) => (attrs.keepdims ? v : reshape(v, kept));
+      const hit = cast(equal(x!, keep(y!)), 'float');
+      const count = reduceSum(hit, attrs.axes, true);
+      return mul(div(hit, count), keep(g!));
+    },
+  ],
+  lower: lowerReduce,
+});
+
+/** Max over `axes` (all axes if omitted). */
+export function reduceMax(x: Value, axes?: readonly number[], keepdims = false): Value {
+  // ONNX reads an empty axes input as "all axes", the IR as "none": refuse the ambiguity.
+  if (axes && axes.length === 0) throw new GraphBuildError(`ReduceMax: empty axes for input ${x}; omit axes to reduce over all of them`);
+  return x.graph.apply(ReduceMaxOp, [x], { axes: normAxes('ReduceMax', x, axes), keepdims })[0]!;
 }

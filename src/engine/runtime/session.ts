@@ -1,0 +1,144 @@
+/**
+ * ONNX Runtime sessions: option defaults, feed conversion and the forward (evaluation) session.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import type { FloatPrecision } from '../ir/dtype.js';
+import type { Graph } from '../ir/graph.js';
+import type { HostTensor } from '../ir/tensor.js';
+import { toOnnxModel, type OnnxExportOptions } from '../onnx/serialize.js';
+import { type Feed, type OrtType, fromOrt, isOrtTensor, toOrt } from './tensors.js';
+
+export interface RuntimeOptions {
+  /** Intra-op threads (default 1). Inter-op parallelism is off: steps are one sequential graph. */
+  threads?: number;
+  /** ONNX Runtime graph optimisation level (default 'all'). */
+  graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Turns on ORT's profiler; the JSON trace goes to `<prefix>_<timestamp>.json` when the session ends profiling. */
+  profilePrefix?: string;
+  /** Writes the model after ORT's graph optimisations (for inspecting fusions in Netron). */
+  optimizedModelPath?: string;
+  /** ORT log level: 0 verbose .. 4 fatal (default 3: errors only; ORT warns about harmless things such as unused initializers). */
+  logLevel?: 0 | 1 | 2 | 3 | 4;
+}
+
+export function sessionOptions(opts: RuntimeOptions = {}): ort.InferenceSession.SessionOptions {
+  const threads = opts.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`session: threads must be a positive integer, got ${threads}`);
+  const o: ort.InferenceSession.SessionOptions = {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: opts.graphOptimization ?? 'all',
+    enableCpuMemArena: true,
+    enableMemPattern: true,
+    logSeverityLevel: opts.logLevel ?? 3,
+  };
+  if (opts.profilePrefix) {
+    o.enableProfiling = true;
+    o.profileFilePrefix = opts.profilePrefix;
+  }
+  if (opts.optimizedModelPath) o.optimizedModelFilePath = opts.optimizedModelPath;
+  return o;
+}
+
+/** An ONNX Runtime session over model bytes or a model file. */
+export async function createSession(model: Uint8Array | string, opts: RuntimeOptions = {}): Promise<ort.InferenceSession> {
+  const so = sessionOptions(opts);
+  // ORT does not create the folders of its output files.
+  for (const p of [opts.profilePrefix, opts.optimizedModelPath]) if (p) mkdirSync(dirname(p), { recursive: true });
+  return typeof model === 'string' ? ort.InferenceSession.create(model, so) : ort.InferenceSession.create(model, so);
+}
+
+/** Model bytes from bytes, a file path, or a graph (serialised with `exportOpts`). */
+export function modelSource(model: Uint8Array | string | Graph, exportOpts: OnnxExportOptions = {}): Uint8Array | string {
+  if (typeof model === 'string' || model instanceof Uint8Array) return model;
+  return toOnnxModel(model, exportOpts);
+}
+
+/** Declared element types of a session's tensor inputs, by name. */
+export function inputTypes(session: ort.InferenceSession): Map<string, OrtType> {
+  const types = new Map<string, OrtType>();
+  for (const m of session.inputMetadata) {
+    if (!m.isTensor) continue;
+    const t = m.type;
+    if (t === 'float32' || t === 'float64' || t === 'int64' || t === 'bool') types.set(m.name, t);
+  }
+  return types;
+}
+
+/** Converts host feeds by the session's declared input types; rejects unknown names and type mismatches. */
+export function convertFeeds(
+  session: ort.InferenceSession,
+  types: ReadonlyMap<string, OrtType>,
+  feeds: Readonly<Record<string, Feed>>,
+): Record<string, ort.Tensor> {
+  const out: Record<string, ort.Tensor> = {};
+  for (const [name, v] of Object.entries(feeds)) {
+    const type = types.get(name);
+    if (!type) throw new Error(`session: '${name}' is not an input of the model (inputs: ${session.inputNames.join(', ')})`);
+    if (isOrtTensor(v)) {
+      if (v.type !== type) throw new Error(`session: input '${name}' is ${type}, fed a ${v.type} tensor`);
+      out[name] = v;
+    } else {
+      out[name] = toOrt(v, type, `input '${name}'`);
+    }
+  }
+  for (const name of session.inputNames) {
+    if (!(name in out)) throw new Error(`session: input '${name}' was not fed`);
+  }
+  return out;
+}
+
+export interface ForwardSessionOptions extends RuntimeOptions {
+  /** Precision used when the model is given as a graph (default float32). */
+  precision?: FloatPrecision;
+  /** Metadata written when the model is given as a graph. */
+  metadata?: Readonly<Record<string, string>>;
+}
+
+/** A forward/evaluation graph (typically with a symbolic batch dim): feeds in, named outputs out. */
+export class ForwardSession {
+  private constructor(
+    readonly session: ort.InferenceSession,
+    private readonly types: Map<string, OrtType>,
+  ) {}
+
+  static async create(model: Uint8Array | string | Graph, opts: ForwardSessionOptions = {}): Promise<ForwardSession> {
+    const src = modelSource(model, { precision: opts.precision ?? 'float32', metadata: opts.metadata });
+    const session = await createSession(src, opts);
+    return new ForwardSession(session, inputTypes(session));
+  }
+
+  get inputNames(): readonly string[] {
+    return this.session.inputNames;
+  }
+
+  get outputNames(): readonly string[] {
+    return this.session.outputNames;
+  }
+
+  /** One run; `outputs` limits what is fetched (default: every output). */
+  async run(feeds: Readonly<Record<string, Feed>>, outputs?: readonly string[]): Promise<Record<string, ort.Tensor>> {
+    const f = convertFeeds(this.session, this.types, feeds);
+    const res = outputs ? await this.session.run(f, [...outputs]) : await this.session.run(f);
+    return res as Record<string, ort.Tensor>;
+  }
+
+  /** Like `run`, with outputs converted to HostTensors (float64 data). */
+  async runHost(feeds: Readonly<Record<string, Feed>>, outputs?: readonly string[]): Promise<Record<string, HostTensor>> {
+    const res = await this.run(feeds, outputs);
+    return Object.fromEntries(Object.entries(res).map(([k, v]) => [k, fromOrt(v)]));
+  }
+
+  /** Ends ORT profiling (when enabled) and writes the trace file. */
+  endProfiling(): void {
+    this.session.endProfiling();
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Model configurations. Sizes are data, not code: `stmedfm-tiny` is the SPEC's default and every
+ * field can be overridden. The config is stored in checkpoints so a file always rebuilds its model.
+ */
+export interface Stem2dConfig {
+  /** Channels fed to the stem (grayscale images are repeated to this many). */
+  inChannels: number;
+  /** Channels of the first 3x3 conv. */
+  hidden: number;
+  /** Side of the square input image. */
+  imageSize: number;
+  /** Kernel = stride of the patchify conv. */
+  patch: number;
+}
+
+export interface Stem3dConfig {
+  inChannels: number;
+  hidden: number;
+  volumeSize: number;
+  patch: number;
+}
+
+export interface ModelConfig {
+  name: string;
+  dim: number;
+  heads: number;
+  depth: number;
+  mlpHidden: number;
+  lnEps: number;
+  stem2d: Stem2dConfig;
+  stem3d: Stem3dConfig;
+}
+
+export const STMEDFM_TINY: ModelConfig = {
+  name: 'stmedfm-tiny',
+  dim: 64,
+  heads: 4,
+  depth: 2,
+  mlpHidden: 256,
+  lnEps: 1e-5,
+  stem2d: { inChannels: 3, hidden: 32, imageSize: 28, patch: 4 },
+  stem3d: { inChannels: 1, hidden: 16, volumeSize: 28, patch: 4 },
+};
+
+export const MODEL_CONFIGS: Readonly<Record<string, ModelConfig>> = {
+  'stmedfm-tiny': STMEDFM_TINY,
+  'stmedfm-small': {
+    ...STMEDFM_TINY,
+    name: 'stmedfm-small',
+    dim: 128,
+    depth: 4,
+    mlpHidden: 512,
+    stem2d: { ...STMEDFM_TINY.stem2d, hidden: 64 },
+    stem3d: { ...STMEDFM_TINY.stem3d, hidden: 32 },
+  },
+};
+
+export type Modality = '2d' | '3d';
+
+/** What the model needs to know of a task: its head size and which stem feeds it. */
+export interface TaskHead {
+  name: string;
+  numClasses: number;
+  modality: Modality;
+}
+
+export function tokensPerSample(cfg: ModelConfig, modality: Modality): number {
+  if (modality === '2d') return (cfg.stem2d.imageSize / cfg.stem2d.patch) ** 2;
+  return (cfg.stem3d.volumeSize / cfg.stem3d.patch) ** 3;
+}
+
+export function validateConfig(cfg: ModelConfig): void {
+  const problems: string[] = [];
+  if (cfg.dim % cfg.heads !== 0) problems.push(`dim ${cfg.dim} is not divisible by heads ${cfg.heads}`);
+  if (cfg.stem2d.imageSize % cfg.stem2d.patch !== 0) problems.push(`2D image size ${cfg.stem2d.imageSize} is not a multiple of patch ${cfg.stem2d.patch}`);
+  if (cfg.stem3d.volumeSize % cfg.stem3d.patch !== 0) problems.push(`3D volume size ${cfg.stem3d.volumeSize} is not a multiple of patch ${cfg.stem3d.patch}`);
+  for (const [k, v] of Object.entries({ dim: cfg.dim, heads: cfg.heads, depth: cfg.depth, mlpHidden: cfg.mlpHidden })) {
+    if (!Number.isInteger(v) || v <= 0) problems.push(`${k} must be a positive integer, got ${v}`);
+  }
+  if (problems.length) throw new Error(`invalid model config '${cfg.name}': ${problems.join('; ')}`);
+}

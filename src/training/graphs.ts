@@ -1,0 +1,89 @@
+/**
+ * Graph construction for training and evaluation. A training graph holds one batch per task;
+ * tasks of the same modality share one pass through the stem and encoder (their batches are
+ * concatenated, the features split again per head), which is the same math as separate passes
+ * (every op is per-sample) with fewer, larger kernels.
+ */
+import { Graph, type Value } from '../engine/ir/graph.js';
+import * as op from '../engine/ops/index.js';
+import type { Modality } from '../model/config.js';
+import { ParamBinder } from '../model/binder.js';
+import type { ParamStore } from '../model/params.js';
+import type { STMedFM } from '../model/stmedfm.js';
+
+export interface TaskBatch {
+  task: string;
+  batchSize: number;
+  /** Class weights w_c for a weighted cross-entropy (scratch-weighted). */
+  classWeights?: readonly number[];
+}
+
+export interface LossGraph {
+  graph: Graph;
+  binder: ParamBinder;
+  loss: Value;
+  taskLosses: Map<string, Value>;
+  logits: Map<string, Value>;
+  /** Graph input names of each task's images and labels. */
+  inputNames: Map<string, { x: string; y: string }>;
+}
+
+export function inputShape(model: STMedFM, modality: Modality): number[] {
+  const c = model.config;
+  return modality === '2d'
+    ? [c.stem2d.inChannels, c.stem2d.imageSize, c.stem2d.imageSize]
+    : [c.stem3d.inChannels, c.stem3d.volumeSize, c.stem3d.volumeSize, c.stem3d.volumeSize];
+}
+
+/** Sum over tasks of the per-task mean cross-entropy; `trainable` names become graph inputs. */
+export function buildLossGraph(model: STMedFM, store: ParamStore, trainable: ReadonlySet<string>, batches: readonly TaskBatch[], name = 'train'): LossGraph {
+  const graph = new Graph(name);
+  const binder = new ParamBinder(graph, store, trainable);
+  const inputNames = new Map<string, { x: string; y: string }>();
+  const xs = new Map<string, Value>();
+  const ys = new Map<string, Value>();
+  for (const b of batches) {
+    const m = model.head(b.task).modality;
+    if (!Number.isInteger(b.batchSize) || b.batchSize < 1) throw new Error(`batch size for ${b.task} must be a positive integer, got ${b.batchSize}`);
+    const names = { x: `x_${b.task}`, y: `y_${b.task}` };
+    xs.set(b.task, graph.input(names.x, 'float', [b.batchSize, ...inputShape(model, m)]));
+    ys.set(b.task, graph.input(names.y, 'int64', [b.batchSize]));
+    inputNames.set(b.task, names);
+  }
+  const logits = new Map<string, Value>();
+  for (const m of ['2d', '3d'] as const) {
+    const group = batches.filter((b) => model.head(b.task).modality === m);
+    if (!group.length) continue;
+    const x = group.length === 1 ? xs.get(group[0]!.task)! : op.concat(group.map((b) => xs.get(b.task)!), 0);
+    const feats = model.encode(binder, model.stem(binder, x, m));
+    let start = 0;
+    for (const b of group) {
+      const f = group.length === 1 ? feats : op.slice(feats, { starts: [start], ends: [start + b.batchSize], axes: [0] });
+      start += b.batchSize;
+      logits.set(b.task, model.classify(binder, f, b.task));
+    }
+  }
+  const taskLosses = new Map<string, Value>();
+  let loss: Value | undefined;
+  for (const b of batches) {
+    const weights = b.classWeights
+      ? graph.constant({ dtype: 'float', shape: [b.classWeights.length], data: Float64Array.from(b.classWeights) }, `class_weights_${b.task}`)
+      : undefined;
+    const l = op.softmaxCrossEntropy(logits.get(b.task)!, ys.get(b.task)!, weights ? { classWeights: weights } : {});
+    taskLosses.set(b.task, l);
+    loss = loss ? op.add(loss, l) : l;
+  }
+  if (!loss) throw new Error('a training graph needs at least one task');
+  return { graph, binder, loss, taskLosses, logits, inputNames };
+}
+
+/** Inference graph of one task: x [batch, ...] -> logits and softmax probabilities, all weights as initializers. */
+export function buildForwardGraph(model: STMedFM, store: ParamStore, task: string, batch: number | string = 'batch'): { graph: Graph; input: string } {
+  const graph = new Graph(`stmedfm_${task}`);
+  const binder = new ParamBinder(graph, store);
+  const x = graph.input('x', 'float', [batch, ...inputShape(model, model.head(task).modality)]);
+  const logits = model.logits(binder, x, task);
+  graph.output('logits', logits);
+  graph.output('probabilities', op.softmax(logits, -1));
+  return { graph, input: 'x' };
+}
