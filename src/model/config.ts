@@ -2,6 +2,7 @@
  * Model configurations. Sizes are data, not code: `stmedfm-tiny` is the SPEC's default and every
  * field can be overridden. The config is stored in checkpoints so a file always rebuilds its model.
  */
+import { ModelError } from './errors.js';
 export interface Stem2dConfig {
   /** Channels fed to the stem (grayscale images are repeated to this many). */
   inChannels: number;
@@ -77,5 +78,5 @@ export function validateConfig(cfg: ModelConfig): void {
   for (const [k, v] of Object.entries({ dim: cfg.dim, heads: cfg.heads, depth: cfg.depth, mlpHidden: cfg.mlpHidden })) {
     if (!Number.isInteger(v) || v <= 0) problems.push(`${k} must be a positive integer, got ${v}`);
   }
-  if (problems.length) throw new Error(`invalid model config '${cfg.name}': ${problems.join('; ')}`);
+  if (problems.length) throw new ModelError(`invalid model config '${cfg.name}': ${problems.join('; ')}`);
 }

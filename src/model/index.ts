@@ -6,3 +6,4 @@ export * from './binder.js';
 export * from './stmedfm.js';
 export * from './merge.js';
 export * from './counts.js';
+export * from './errors.js';

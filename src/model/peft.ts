@@ -4,6 +4,7 @@
  * adapters add a residual MLP after the attention and/or the MLP of each block. Configs are plain
  * data and are saved beside the adapter weights.
  */
+import { ModelError } from './errors.js';
 export type LoraTarget = 'qkv' | 'proj' | 'fc1' | 'fc2';
 
 export interface LoraConfig {
@@ -39,7 +40,7 @@ export function adapterSlots(c: AdapterConfig): ('ad1' | 'ad2')[] {
 
 export function validatePeft(c: PeftConfig): void {
   const bad = (m: string) => {
-    throw new Error(`invalid ${c.kind} config: ${m}`);
+    throw new ModelError(`invalid ${c.kind} config: ${m}`);
   };
   if (c.kind === 'lora') {
     if (!Number.isInteger(c.r) || c.r <= 0) bad(`r must be a positive integer, got ${c.r}`);

@@ -3,6 +3,7 @@
  * one linear head per task. Reads top to bottom: parameter layout, then the forward pass.
  * Parameter names are PyTorch state-dict names (see SPEC section 3).
  */
+import { ModelError } from './errors.js';
 import type { Value } from '../engine/ir/graph.js';
 import * as op from '../engine/ops/index.js';
 import { type ModelConfig, type Modality, type TaskHead, tokensPerSample, validateConfig } from './config.js';
@@ -27,8 +28,8 @@ export class STMedFM {
     if (peft) validatePeft(peft);
     const m = new Map<string, TaskHead>();
     for (const h of heads) {
-      if (m.has(h.name)) throw new Error(`task '${h.name}' is listed twice`);
-      if (!Number.isInteger(h.numClasses) || h.numClasses < 2) throw new Error(`task '${h.name}': numClasses must be an integer >= 2, got ${h.numClasses}`);
+      if (m.has(h.name)) throw new ModelError(`task '${h.name}' is listed twice`);
+      if (!Number.isInteger(h.numClasses) || h.numClasses < 2) throw new ModelError(`task '${h.name}': numClasses must be an integer >= 2, got ${h.numClasses}`);
       m.set(h.name, h);
     }
     this.headsByName = m;
@@ -36,7 +37,7 @@ export class STMedFM {
 
   head(task: string): TaskHead {
     const h = this.headsByName.get(task);
-    if (!h) throw new Error(`unknown task '${task}' for this model; its heads are: ${[...this.headsByName.keys()].join(', ') || '(none)'}`);
+    if (!h) throw new ModelError(`unknown task '${task}' for this model; its heads are: ${[...this.headsByName.keys()].join(', ') || '(none)'}`);
     return h;
   }
 
@@ -127,7 +128,7 @@ export class STMedFM {
         return [...this.stemSpecs(this.head(task).modality), ...this.encoderSpecs(), ...head];
       case 'lora':
       case 'adapter':
-        if (this.peft?.kind !== method) throw new Error(`method '${method}' needs a model built with a ${method} config`);
+        if (this.peft?.kind !== method) throw new ModelError(`method '${method}' needs a model built with a ${method} config`);
         return [...this.peftSpecs(), ...head];
     }
   }

@@ -1,0 +1,28 @@
+/** Writes the adapter-only files (Hugging Face peft layout) of a LoRA or adapter fine-tuning run. */
+import { type AdapterSpec, writePeftAdapter } from '../io/peft_files.js';
+import type { STMedFM } from '../model/stmedfm.js';
+import type { ParamStore } from '../model/params.js';
+
+export function adapterSpec(model: STMedFM, task: string, baseModel: string | null): AdapterSpec {
+  const p = model.peft;
+  if (!p) throw new Error('adapterSpec: the model has no PEFT config');
+  const modulesToSave = [`heads.${task}`];
+  if (p.kind === 'lora') return { method: 'lora', r: p.r, alpha: p.alpha, rslora: p.rslora, targetModules: p.targets, dropout: p.dropout, modulesToSave, baseModel };
+  return {
+    method: 'bottleneck',
+    bottleneck: p.bottleneck,
+    placement: p.placement,
+    nonLinearity: 'gelu',
+    dropout: 0,
+    targetModules: Array.from({ length: model.config.depth }, (_, i) => `blocks.${i}`),
+    modulesToSave,
+    baseModel,
+  };
+}
+
+export async function writeAdapterFiles(t: { model: STMedFM; store: ParamStore }, dir: string, task: string, baseModel?: string): Promise<string> {
+  const names = [...t.model.peftSpecs(), ...t.model.headSpecs(task)].map((s) => s.name);
+  const tensors = new Map(names.map((n) => [n, t.store.get(n)]));
+  await writePeftAdapter(dir, adapterSpec(t.model, task, baseModel ?? null), tensors);
+  return dir;
+}

@@ -1,0 +1,47 @@
+/** `stmedfm evaluate`: metrics of a checkpoint on a task's split. */
+import type { Command } from 'commander';
+import { loadModel } from '../../training/checkpoint.js';
+import { UserError } from '../../training/errors.js';
+import { evaluate } from '../../training/workflows.js';
+import { action, collect, dataOptions, int, printJson } from '../common.js';
+
+export function registerEvaluate(program: Command): void {
+  program
+    .command('evaluate')
+    .description('accuracy, macro AUROC, ECE, classwise ECE, Brier and NLL of a checkpoint on a split')
+    .requiredOption('--checkpoint <file>', 'checkpoint (.safetensors)')
+    .requiredOption('--task <name>', 'task whose head to evaluate')
+    .option('--split <s>', 'train, val or test', 'test')
+    .option('--data-dir <dir>', 'folder with MedMNIST files (default: the built-in demo pack)')
+    .option('--data <name=file>', 'use FILE for task NAME (repeatable)', collect, [])
+    .option('--threads <n>', 'ONNX Runtime threads', int('--threads', 1), 1)
+    .option('--batch <n>', 'evaluation batch size', int('--batch', 1), 256)
+    .option('--no-temperature', 'skip temperature scaling (fitted on val)')
+    .option('--json', 'print JSON on stdout')
+    .action(
+      action(async (o: { checkpoint: string; task: string; split: string; dataDir?: string; data: string[]; threads: number; batch: number; temperature: boolean; json?: boolean }) => {
+        if (!['train', 'val', 'test'].includes(o.split)) throw new UserError(`--split must be train, val or test, got '${o.split}'`);
+        const m = await loadModel(o.checkpoint);
+        const r = await evaluate(m, { task: o.task, split: o.split as 'test', data: dataOptions(o), threads: o.threads, batchSize: o.batch, temperature: o.temperature });
+        const out = {
+          task: r.task,
+          split: r.split,
+          n: r.n,
+          acc: r.acc,
+          auroc: r.auroc,
+          ece: r.ece,
+          classwise_ece: r.classwise_ece,
+          brier: r.brier,
+          nll: r.nll,
+          ...(r.auroc_skipped.length ? { auroc_skipped_classes: r.auroc_skipped } : {}),
+          ...(r.temperature ? { temperature_scaled: r.temperature } : {}),
+        };
+        if (o.json) printJson(out);
+        else {
+          const f = (x: number) => x.toFixed(4);
+          process.stdout.write(`${r.task} ${r.split} (n=${r.n}): acc ${f(r.acc)}  auroc ${f(r.auroc)}  ece ${f(r.ece)}  classwise-ece ${f(r.classwise_ece)}  brier ${f(r.brier)}  nll ${f(r.nll)}\n`);
+          if (r.temperature) process.stdout.write(`  after temperature scaling (T=${r.temperature.t.toFixed(3)}, fitted on val): ece ${f(r.temperature.ece)}  brier ${f(r.temperature.brier)}  nll ${f(r.temperature.nll)}\n`);
+        }
+      }),
+    );
+}

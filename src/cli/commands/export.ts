@@ -1,0 +1,26 @@
+/** `stmedfm export`: the deployable inference ONNX of one task. */
+import type { Command } from 'commander';
+import { exportOnnx } from '../../inference/export.js';
+import { loadModel } from '../../training/checkpoint.js';
+import { UserError } from '../../training/errors.js';
+import { action, printJson } from '../common.js';
+
+export function registerExport(program: Command): void {
+  program
+    .command('export')
+    .description('write an inference ONNX model (LoRA merged, softmax output, dynamic batch, metadata)')
+    .requiredOption('--checkpoint <file>', 'checkpoint (.safetensors)')
+    .requiredOption('--task <name>', 'task whose head to export')
+    .requiredOption('--out <file.onnx>', 'ONNX file to write')
+    .option('--json', 'print JSON on stdout')
+    .action(
+      action(async (o: { checkpoint: string; task: string; out: string; json?: boolean }) => {
+        if (!o.out.endsWith('.onnx')) throw new UserError(`--out ${o.out}: use a .onnx file name`);
+        const m = await loadModel(o.checkpoint);
+        m.model.head(o.task);
+        const info = await exportOnnx(m.model, m.store, o.task, o.out);
+        if (o.json) printJson({ out: o.out, ...info });
+        else process.stderr.write(`exported ${o.task} to ${o.out} (input x [${info.inputShape.join(',')}], outputs logits and probabilities)\n`);
+      }),
+    );
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+/** The `stmedfm` command line. Each command lives in its own module under commands/. */
+import { Command } from 'commander';
+import { registerData } from './commands/data.js';
+import { registerEvaluate } from './commands/evaluate.js';
+import { registerExport } from './commands/export.js';
+import { registerInfo } from './commands/info.js';
+import { registerPredict } from './commands/predict.js';
+import { registerTrain } from './commands/train.js';
+import { optionalCommands } from './optional.js';
+
+const program = new Command();
+program
+  .name('stmedfm')
+  .description('STMedFM: a lightweight medical foundation-model baseline for MedMNIST 2D images and 3D volumes, trained on the CPU via ONNX Runtime')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)')
+  .configureOutput({ outputError: (str, write) => write(`stmedfm: ${str.replace(/^error: /, 'error: ')}`) });
+
+registerInfo(program);
+registerTrain(program);
+registerEvaluate(program);
+registerPredict(program);
+registerExport(program);
+registerData(program);
+for (const register of optionalCommands) register(program);
+
+program.exitOverride((err) => {
+  process.exit(err.exitCode === 0 ? 0 : 2);
+});
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,88 @@
+/**
+ * Multi-label metrics (ChestMNIST: 14 independent binary labels, sigmoid outputs), as MedMNIST's
+ * evaluator defines them for task "multi-label, binary-class":
+ *   auroc  mean over labels of the per-label binary AUROC
+ *   acc    mean over labels of the per-label accuracy, predicting positive iff p > threshold (0.5)
+ *          (strict ">" as in medmnist >= 2.2's getACC)
+ * A label whose targets are all 0 or all 1 has no AUROC; it is skipped and reported, as in the
+ * multi-class macro AUROC.
+ */
+import { binaryAuroc, type AurocResult } from './auroc.js';
+import { MetricInputError, asMatrix, type Matrix, type Scores } from './scores.js';
+
+function labelMatrices(fn: string, scores: Scores, targets: ArrayLike<number>, numLabels: number): Matrix {
+  if (!Number.isInteger(numLabels) || numLabels < 1) throw new MetricInputError(`${fn}: numLabels must be a positive integer, got ${numLabels}`);
+  if (targets.length % numLabels !== 0) {
+    throw new MetricInputError(`${fn}: ${targets.length} targets are not a whole number of rows of ${numLabels} labels`);
+  }
+  const n = targets.length / numLabels;
+  const m = asMatrix(fn, scores, n, 1);
+  if (m.c !== numLabels) throw new MetricInputError(`${fn}: scores have ${m.c} columns, expected ${numLabels} labels`);
+  for (let i = 0; i < targets.length; i++) {
+    const t = targets[i]!;
+    if (t !== 0 && t !== 1) throw new MetricInputError(`${fn}: target [${Math.floor(i / numLabels)}, ${i % numLabels}] is ${t}, expected 0 or 1`);
+  }
+  return m;
+}
+
+/** Mean over labels of the binary AUROC of scores[:,l] against targets[:,l] (targets flat [N, L]). */
+export function multilabelAuroc(scores: Scores, targets: ArrayLike<number>, numLabels: number): AurocResult {
+  const m = labelMatrices('multilabelAuroc', scores, targets, numLabels);
+  const perClass: (number | null)[] = [];
+  for (let l = 0; l < m.c; l++) {
+    const col = Float64Array.from({ length: m.n }, (_, i) => m.data[i * m.c + l]!);
+    const tgt = Float64Array.from({ length: m.n }, (_, i) => targets[i * m.c + l]!);
+    perClass.push(binaryAuroc(col, tgt));
+  }
+  const scored = perClass.filter((a): a is number => a !== null);
+  return {
+    value: scored.length === 0 ? NaN : scored.reduce((s, a) => s + a, 0) / scored.length,
+    perClass,
+    skipped: perClass.flatMap((a, l) => (a === null ? [l] : [])),
+  };
+}
+
+/** Mean over labels of the per-label accuracy of (p > threshold) against the 0/1 targets. */
+export function multilabelAccuracy(probs: Scores, targets: ArrayLike<number>, numLabels: number, threshold = 0.5): number {
+  const m = labelMatrices('multilabelAccuracy', probs, targets, numLabels);
+  let hits = 0;
+  for (let i = 0; i < m.data.length; i++) if ((m.data[i]! > threshold ? 1 : 0) === targets[i]) hits++;
+  // every label has the same N, so the mean of per-label accuracies is the overall hit rate
+  return hits / m.data.length;
+}
+
+/** Element-wise logistic sigmoid of logits (stable for large |z|). */
+export function sigmoid(logits: ArrayLike<number>): Float64Array {
+  return Float64Array.from({ length: logits.length }, (_, i) => {
+    const z = logits[i]!;
+    if (z >= 0) return 1 / (1 + Math.exp(-z));
+    const e = Math.exp(z);
+    return e / (1 + e);
+  });
+}
+
+export interface MultilabelMetrics {
+  readonly n: number;
+  readonly num_labels: number;
+  readonly acc: number;
+  readonly auroc: number;
+  readonly auroc_skipped: readonly number[];
+}
+
+/** acc and mean per-label AUROC for multi-label predictions (`logits` go through a sigmoid). */
+export function evaluateMultilabel(
+  pred: { readonly logits: ArrayLike<number> } | { readonly probs: ArrayLike<number> },
+  targets: ArrayLike<number>,
+  numLabels: number,
+  threshold = 0.5,
+): MultilabelMetrics {
+  const probs = 'logits' in pred ? sigmoid(pred.logits) : pred.probs;
+  const au = multilabelAuroc(probs, targets, numLabels);
+  return {
+    n: targets.length / numLabels,
+    num_labels: numLabels,
+    acc: multilabelAccuracy(probs, targets, numLabels, threshold),
+    auroc: au.value,
+    auroc_skipped: au.skipped,
+  };
+}

@@ -1,0 +1,79 @@
+/**
+ * What `stmedfm reproduce` records: one flat row per task x method x seed (results.json /
+ * results.csv) and, per run, the curves the report plots (runs/<id>.json).
+ */
+import type { Method } from '../model/stmedfm.js';
+
+export interface ResultRow {
+  task: string;
+  method: Method;
+  seed: number;
+  trainable_params: number;
+  steps: number;
+  train_seconds: number;
+  /** Test-split metrics (SPEC section 6). */
+  acc: number;
+  auroc: number;
+  ece: number;
+  classwise_ece: number;
+  brier: number;
+  nll: number;
+  /** After temperature scaling fitted on val NLL. */
+  temperature: number;
+  ece_ts: number;
+  brier_ts: number;
+  nll_ts: number;
+  /** Validation-split metrics. */
+  val_acc: number;
+  val_auroc: number;
+}
+
+export interface ReliabilityBin {
+  lo: number;
+  hi: number;
+  count: number;
+  /** Mean confidence and accuracy of the bin (NaN-free: 0 when empty). */
+  conf: number;
+  acc: number;
+}
+
+export interface RocCurve {
+  /** Class index and name. */
+  cls: number;
+  label: string;
+  fpr: number[];
+  tpr: number[];
+  auc: number;
+}
+
+/** Per-run detail for plots: runs/<task>-<method>-s<seed>.json */
+export interface RunDetail {
+  id: string;
+  task: string;
+  method: Method;
+  seed: number;
+  /** Training loss per step. */
+  loss: number[];
+  reliability: ReliabilityBin[];
+  roc: RocCurve[];
+}
+
+/** Published single-run numbers the report shows beside ours (SPEC section 1); absent where not given. */
+export interface PublishedRow {
+  task: string;
+  method: Method;
+  acc?: number;
+  auroc?: number;
+  trainable_params?: number;
+}
+
+export const PUBLISHED: readonly PublishedRow[] = [
+  { task: 'pathmnist', method: 'scratch', acc: 0.568, auroc: 0.886 },
+  { task: 'pathmnist', method: 'full', acc: 0.634, auroc: 0.914, trainable_params: 160_105 },
+  { task: 'pathmnist', method: 'lora', auroc: 0.909 },
+  { task: 'pathmnist', method: 'adapter', auroc: 0.913 },
+  { task: 'dermamnist', method: 'scratch-weighted', auroc: 0.746 },
+  { task: 'dermamnist', method: 'full', auroc: 0.756 },
+  { task: 'dermamnist', method: 'lora', auroc: 0.76 },
+  { task: 'dermamnist', method: 'adapter', auroc: 0.763 },
+];

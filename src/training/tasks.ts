@@ -1,0 +1,21 @@
+/** From MedMNIST registry entries to model task heads (the model layer knows nothing of files). */
+import { type DatasetInfo, getDataset, isMultiLabel, numClasses } from '../data/index.js';
+import type { TaskHead } from '../model/config.js';
+import { UserError } from './errors.js';
+
+export function taskHead(name: string): TaskHead {
+  let info: DatasetInfo;
+  try {
+    info = getDataset(name);
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+  if (isMultiLabel(info)) {
+    throw new UserError(`${info.name} is a multi-label task; STMedFM's heads and training use single-label cross-entropy, so it is not supported yet`);
+  }
+  return { name: info.name, numClasses: numClasses(info), modality: info.dim === 3 ? '3d' : '2d' };
+}
+
+/** The SPEC's defaults per modality. */
+export const DEFAULT_BATCH = { '2d': 64, '3d': 16 } as const;
+export const DEFAULT_FINETUNE_STEPS = { '2d': 120, '3d': 50 } as const;

@@ -1,0 +1,139 @@
+/**
+ * The training loop: one compiled step graph (forward, backward, AdamW) per run, driven by
+ * ONNX Runtime. Used for multi-task pretraining (one batch per task per step, summed losses) and
+ * for fine-tuning (one task). Batches are random-access by step, so a resumed run sees exactly
+ * the batches an uninterrupted run would.
+ */
+import { type TaskSplit, TrainBatcher, classIds, toInput } from '../data/index.js';
+import { buildTrainingGraph } from '../engine/optim/train_graph.js';
+import { warmupCosine } from '../engine/optim/schedule.js';
+import { TrainingSession } from '../engine/runtime/training.js';
+import { floatTensor, int64Tensor } from '../engine/runtime/tensors.js';
+import type { ParamSpec, ParamStore } from '../model/params.js';
+import type { STMedFM } from '../model/stmedfm.js';
+import { UserError } from './errors.js';
+import { buildLossGraph, type TaskBatch } from './graphs.js';
+
+export interface OptimOptions {
+  lr: number;
+  warmup: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+}
+
+export const DEFAULT_OPTIM: OptimOptions = { lr: 1e-3, warmup: 10, weightDecay: 0.05, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+
+export interface TaskStream {
+  task: string;
+  split: TaskSplit;
+  batchSize: number;
+  /** Training indices to draw from (few-shot subsets); default: the whole split. */
+  pool?: ArrayLike<number>;
+  classWeights?: readonly number[];
+}
+
+export interface StepLog {
+  step: number;
+  total: number;
+  loss: number;
+  taskLosses: Record<string, number>;
+  lr: number;
+}
+
+export interface TrainOptions {
+  steps: number;
+  seed: number;
+  threads?: number;
+  optim?: Partial<OptimOptions>;
+  /** Resume: optimizer state by carried-tensor name and the number of steps already done. */
+  resume?: { state: Record<string, Float32Array>; stepsDone: number };
+  onStep?: (log: StepLog) => void;
+  /** Called between steps; returning true stops after the current step (Ctrl-C). */
+  shouldStop?: () => boolean;
+}
+
+export interface TrainResult {
+  /** Trained parameters (a copy of the store with the trainable tensors replaced). */
+  store: ParamStore;
+  losses: number[];
+  seconds: number;
+  stepsDone: number;
+  trainableCount: number;
+  /** AdamW state for resuming. */
+  optimizerState: Record<string, Float32Array>;
+  warnings: string[];
+}
+
+export async function train(model: STMedFM, store: ParamStore, trainable: readonly ParamSpec[], streams: readonly TaskStream[], opts: TrainOptions): Promise<TrainResult> {
+  const o = { ...DEFAULT_OPTIM, ...opts.optim };
+  if (!Number.isInteger(opts.steps) || opts.steps < 1) throw new UserError(`--steps must be a positive integer, got ${opts.steps}`);
+  if (!(o.lr > 0)) throw new UserError(`--lr must be positive, got ${o.lr}`);
+  const warmup = Math.min(o.warmup, opts.steps);
+
+  const warnings: string[] = [];
+  const batchers = streams.map((s, k) => {
+    const b = new TrainBatcher(s.pool ?? s.split.n, s.batchSize, (opts.seed * 7919 + k * 104729) >>> 0);
+    if (b.warning) warnings.push(`${s.task}: ${b.warning}`);
+    return b;
+  });
+  const batches: TaskBatch[] = streams.map((s, k) => ({ task: s.task, batchSize: batchers[k]!.batchSize, classWeights: s.classWeights }));
+  const trainableNames = new Set(trainable.map((s) => s.name));
+  const lg = buildLossGraph(model, store, trainableNames, batches);
+  const params = [...lg.binder.trainableInputs.values()];
+  const decayByName = new Map(trainable.map((s) => [s.name, s.decay]));
+  const tg = buildTrainingGraph(lg.graph, {
+    loss: lg.loss,
+    params,
+    decay: (p) => decayByName.get(p.name) ?? false,
+    optimizer: { kind: 'adamw', hp: { beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay } },
+    outputs: Object.fromEntries([...lg.taskLosses].map(([t, v]) => [`loss_${t}`, v])),
+  });
+  const init: Record<string, Float32Array> = {};
+  for (const p of params) init[p.name] = Float32Array.from(store.get(p.name).data);
+  if (opts.resume) Object.assign(init, opts.resume.state);
+  const session = await TrainingSession.create(tg.graph, tg.spec, init, { threads: opts.threads ?? 1 });
+  const start = opts.resume?.stepsDone ?? 0;
+  session.steps = start;
+
+  const losses: number[] = [];
+  const t0 = performance.now();
+  const fetch = streams.length > 1 ? streams.map((s) => `loss_${s.task}`) : [];
+  let step = start;
+  for (; step < opts.steps; step++) {
+    const feeds: Record<string, ReturnType<typeof floatTensor>> = {};
+    streams.forEach((s, k) => {
+      const { indices } = batchers[k]!.batchAt(step);
+      const x = toInput(s.split, indices);
+      const names = lg.inputNames.get(s.task)!;
+      feeds[names.x] = floatTensor(x.data, x.shape);
+      feeds[names.y] = int64Tensor(classIds(s.split, indices), [indices.length]);
+    });
+    const lr = warmupCosine(step, opts.steps, warmup, o.lr);
+    const r = await session.step(feeds, { lr, fetch });
+    const taskLosses: Record<string, number> = {};
+    if (fetch.length) for (const s of streams) taskLosses[s.task] = Number((r.outputs[`loss_${s.task}`]!.data as Float32Array)[0]);
+    else taskLosses[streams[0]!.task] = r.loss;
+    if (!Number.isFinite(r.loss)) {
+      throw new UserError(
+        `training diverged: the loss became ${r.loss} at step ${step + 1}/${opts.steps} (lr ${lr.toExponential(2)}); ` +
+          `lower --lr or check the data`,
+      );
+    }
+    losses.push(r.loss);
+    opts.onStep?.({ step: step + 1, total: opts.steps, loss: r.loss, taskLosses, lr });
+    if (opts.shouldStop?.()) {
+      step++;
+      break;
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const out = store.clone();
+  for (const p of params) out.set(p.name, { dtype: 'float', shape: [...store.get(p.name).shape], data: Float64Array.from(session.get(p.name)) });
+  const optimizerState: Record<string, Float32Array> = {};
+  for (const name of session.names('state')) optimizerState[name] = Float32Array.from(session.get(name));
+  await session.release();
+  const trainableCount = params.reduce((n, p) => n + store.get(p.name).data.length, 0);
+  return { store: out, losses, seconds, stepsDone: step, trainableCount, optimizerState, warnings };
+}
