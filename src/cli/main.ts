@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 /** The `stmedfm` command line. Each command lives in its own module under commands/. */
 import { Command } from 'commander';
+import { registerBench } from './commands/bench.js';
 import { registerData } from './commands/data.js';
 import { registerEvaluate } from './commands/evaluate.js';
 import { registerExport } from './commands/export.js';
 import { registerInfo } from './commands/info.js';
 import { registerPredict } from './commands/predict.js';
+import { registerReproduce } from './commands/reproduce.js';
 import { registerTrain } from './commands/train.js';
-import { optionalCommands } from './optional.js';
 
 const program = new Command();
 program
@@ -23,7 +24,8 @@ registerEvaluate(program);
 registerPredict(program);
 registerExport(program);
 registerData(program);
-for (const register of optionalCommands) register(program);
+registerReproduce(program);
+registerBench(program);
 
 program.exitOverride((err) => {
   process.exit(err.exitCode === 0 ? 0 : 2);

@@ -1,0 +1,135 @@
+/**
+ * `stmedfm bench`: medians of STMedFM's training step (2D batch 64, 3D batch 16) and inference
+ * throughput (2D batch 256, 3D batch 32), through the same graphs training uses; with a PyTorch
+ * eager baseline of the same model run in the same call when python3 + torch are available.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildTrainingGraph } from '../engine/optim/train_graph.js';
+import { TrainingSession } from '../engine/runtime/training.js';
+import { floatTensor, int64Tensor } from '../engine/runtime/tensors.js';
+import { Predictor } from '../inference/predictor.js';
+import { STMEDFM_TINY, type TaskHead } from '../model/config.js';
+import { ParamStore } from '../model/params.js';
+import { STMedFM } from '../model/stmedfm.js';
+import { buildLossGraph } from '../training/graphs.js';
+import { Rng } from '../util/rng.js';
+
+export interface BenchResult {
+  threads: number;
+  train_step_ms: { '2d': number; '3d': number };
+  infer_per_s: { '2d': number; '3d': number };
+}
+
+export interface BenchOptions {
+  threads: number;
+  warmup: number;
+  repeats: number;
+  /** Only these parts (default all). */
+  parts?: ('train2d' | 'train3d' | 'infer2d' | 'infer3d')[];
+  /** Write ONNX Runtime profiles with this prefix. */
+  profile?: string;
+  log?: (line: string) => void;
+}
+
+const HEADS: TaskHead[] = [
+  { name: 'pathmnist', numClasses: 9, modality: '2d' },
+  { name: 'organmnist3d', numClasses: 11, modality: '3d' },
+];
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function randomData(n: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  return Float32Array.from({ length: n }, () => rng.uniform(-1, 1));
+}
+
+async function timeIt(fn: () => Promise<unknown>, warmup: number, repeats: number): Promise<number> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const ts: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    await fn();
+    ts.push(performance.now() - t0);
+  }
+  return median(ts);
+}
+
+/** Median ms of one full training step (forward, backward, AdamW) of full fine-tuning. */
+export async function benchTrainStep(task: 'pathmnist' | 'organmnist3d', batch: number, o: BenchOptions): Promise<number> {
+  const model = new STMedFM(STMEDFM_TINY, HEADS);
+  const store = ParamStore.init(model.specs(), 0);
+  const trainable = model.trainableSpecs(task, 'full');
+  const lg = buildLossGraph(model, store, new Set(trainable.map((s) => s.name)), [{ task, batchSize: batch }]);
+  const params = [...lg.binder.trainableInputs.values()];
+  const decay = new Map(trainable.map((s) => [s.name, s.decay]));
+  const tg = buildTrainingGraph(lg.graph, { loss: lg.loss, params, decay: (p) => decay.get(p.name) ?? false });
+  const init = Object.fromEntries(params.map((p) => [p.name, Float32Array.from(store.get(p.name).data)]));
+  const session = await TrainingSession.create(tg.graph, tg.spec, init, { threads: o.threads, ...(o.profile ? { profilePrefix: `${o.profile}-train-${task}` } : {}) });
+  const shape = [batch, ...lg.graph.findInput(lg.inputNames.get(task)!.x)!.shape.slice(1)] as number[];
+  const x = floatTensor(randomData(shape.reduce((a, b) => a * b, 1), 1), shape);
+  const classes = model.head(task).numClasses;
+  const y = int64Tensor(Array.from({ length: batch }, (_, i) => i % classes), [batch]);
+  const names = lg.inputNames.get(task)!;
+  const ms = await timeIt(() => session.step({ [names.x]: x, [names.y]: y }, { lr: 1e-3 }), o.warmup, o.repeats);
+  if (o.profile) session.endProfiling();
+  await session.release();
+  return ms;
+}
+
+/** Samples per second of the inference graph (softmax probabilities) at a given batch. */
+export async function benchInference(task: 'pathmnist' | 'organmnist3d', batch: number, o: BenchOptions): Promise<number> {
+  const model = new STMedFM(STMEDFM_TINY, HEADS);
+  const store = ParamStore.init(model.specs(), 0);
+  const p = await Predictor.create(model, store, task, { threads: o.threads });
+  const per = p.sampleShape.reduce((a, b) => a * b, 1);
+  const x = randomData(batch * per, 2);
+  const ms = await timeIt(() => p.run(x, batch), o.warmup, o.repeats);
+  await p.release();
+  return (batch / ms) * 1000;
+}
+
+export async function benchStmedfm(o: BenchOptions): Promise<BenchResult> {
+  const parts = new Set(o.parts ?? ['train2d', 'train3d', 'infer2d', 'infer3d']);
+  const log = o.log ?? (() => {});
+  const r: BenchResult = { threads: o.threads, train_step_ms: { '2d': NaN, '3d': NaN }, infer_per_s: { '2d': NaN, '3d': NaN } };
+  if (parts.has('train2d')) log(`2D train step (batch 64): ${(r.train_step_ms['2d'] = await benchTrainStep('pathmnist', 64, o)).toFixed(1)} ms`);
+  if (parts.has('train3d')) log(`3D train step (batch 16): ${(r.train_step_ms['3d'] = await benchTrainStep('organmnist3d', 16, o)).toFixed(1)} ms`);
+  if (parts.has('infer2d')) log(`2D inference (batch 256): ${(r.infer_per_s['2d'] = await benchInference('pathmnist', 256, o)).toFixed(0)} images/s`);
+  if (parts.has('infer3d')) log(`3D inference (batch 32): ${(r.infer_per_s['3d'] = await benchInference('organmnist3d', 32, o)).toFixed(1)} volumes/s`);
+  return r;
+}
+
+/** A python with torch: $STMEDFM_PYTHON, Debian's /usr/bin/python3, or python3 on PATH. */
+export function findTorchPython(): string | undefined {
+  for (const py of [process.env.STMEDFM_PYTHON, '/usr/bin/python3', 'python3']) {
+    if (!py) continue;
+    const r = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
+    if (r.status === 0) return py;
+  }
+  return undefined;
+}
+
+/** Runs bench/torch_stmedfm_bench.py (same model, same thread count) and parses its JSON line. */
+export function torchBaseline(root: string, o: BenchOptions): BenchResult | { error: string } {
+  const py = findTorchPython();
+  if (!py) return { error: 'no python3 with torch found (apt-get install python3-torch, or set STMEDFM_PYTHON)' };
+  const script = join(root, 'bench', 'torch_stmedfm_bench.py');
+  if (!existsSync(script)) return { error: `${script} is missing` };
+  const r = spawnSync(py, [script, '--threads', String(o.threads), '--warmup', String(o.warmup), '--repeats', String(o.repeats)], {
+    encoding: 'utf8',
+    env: { ...process.env, OMP_NUM_THREADS: String(o.threads), MKL_NUM_THREADS: String(o.threads) },
+  });
+  if (r.status !== 0) return { error: `torch baseline failed: ${(r.stderr || r.stdout).trim().split('\n').at(-1)}` };
+  const line = r.stdout.trim().split('\n').at(-1) ?? '';
+  try {
+    return JSON.parse(line) as BenchResult;
+  } catch {
+    return { error: `torch baseline printed no JSON: ${line}` };
+  }
+}
