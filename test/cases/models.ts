@@ -36,6 +36,7 @@ function modelCase(name: string, task: 'img' | 'vol', method: Method, peft?: Pef
   return {
     op: 'STMedFM',
     name,
+    ortMeasure: 'normwise',
     inputs: [
       { name: 'x', shape: xShape, grad: false },
       { name: 'y', shape: [2], dtype: 'int64', init: { values: [0, 2] } },

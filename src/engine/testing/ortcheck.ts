@@ -12,7 +12,7 @@ import { interpret } from '../interp.js';
 import { toOnnxModel } from '../onnx/serialize.js';
 import { createSession, convertFeeds, inputTypes, type RuntimeOptions } from '../runtime/session.js';
 import { fromOrt } from '../runtime/tensors.js';
-import { type GradCase, buildCase, relErr } from './gradcheck.js';
+import { type GradCase, buildCase, normRelErr, relErr } from './gradcheck.js';
 
 /** A float32 run agrees with float64 to this relative error (float32 epsilon is 6e-8; reductions and cancellation cost the rest). */
 export const ORT_F32_TOLERANCE = 1e-4;
@@ -47,7 +47,7 @@ export async function checkOnOrt(c: GradCase, opts: { seed?: number } & RuntimeO
       if (got.data.length !== want.data.length || got.shape.join() !== want.shape.join()) {
         throw new Error(`ortcheck ${c.op}/${c.name}: output '${name}' has shape [${got.shape}] on ONNX Runtime, [${want.shape}] in the interpreter`);
       }
-      perOutput[name] = relErr(got.data, want.data);
+      perOutput[name] = c.ortMeasure === 'normwise' ? normRelErr(got.data, want.data) : relErr(got.data, want.data);
       elements += want.data.length;
     });
     const maxRelErr = Object.values(perOutput).reduce((m, e) => (e > m || Number.isNaN(e) ? e : m), 0);
