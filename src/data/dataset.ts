@@ -236,18 +236,44 @@ export interface InputBatch {
  * and are never flipped (left and right organs are different classes).
  */
 export function toInput(split: TaskSplit, indices: ArrayLike<number>, opts: PreprocessOptions = {}): InputBatch {
-  const info = split.info;
+  return gather(split.info, split.images, split.n, indices, opts, `${split.task} ${split.split}`);
+}
+
+/**
+ * Model input from images outside a split (e.g. `predict` on a `.npy`): uint8 in the file layout
+ * of the task, either one sample ([28,28,3], [28,28], [28,28,28]) or a stack with a leading N.
+ */
+export function imagesToInput(info: DatasetInfo, images: NpyArray, opts: PreprocessOptions = {}, name = 'input'): InputBatch {
+  if (images.dtype !== 'uint8') throw new DataError(`${name}: dtype is ${images.dtype}, expected uint8 pixel values 0..255`);
+  const per = fileImageShape(info);
+  const s = images.shape;
+  const single = s.length === per.length && per.every((d, i) => s[i] === d);
+  const stack = s.length === per.length + 1 && per.every((d, i) => s[i + 1] === d);
+  if (!single && !stack) {
+    throw new DataError(`${name}: shape ${formatShape(s)} does not fit ${info.name}, which expects ${describeLayout(info)} or one such sample`);
+  }
+  const n = single ? 1 : s[0]!;
+  return gather(info, images.data as Uint8Array, n, Int32Array.from({ length: n }, (_, i) => i), opts, name);
+}
+
+function gather(
+  info: DatasetInfo,
+  img: Uint8Array,
+  n: number,
+  indices: ArrayLike<number>,
+  opts: PreprocessOptions,
+  where: string,
+): InputBatch {
   const per = inputShape(info, opts);
   const b = indices.length;
-  const sampleIn = numelOf(split.imageShape);
+  const sampleIn = numelOf(fileImageShape(info));
   const sampleOut = numelOf(per);
   const out = new Float32Array(b * sampleOut);
-  const img = split.images;
   const lut = NORMALIZE_LUT;
   for (let k = 0; k < b; k++) {
     const idx = indices[k]!;
-    if (!Number.isInteger(idx) || idx < 0 || idx >= split.n) {
-      throw new DataError(`toInput: index ${idx} out of range for ${split.task} ${split.split} (n = ${split.n})`);
+    if (!Number.isInteger(idx) || idx < 0 || idx >= n) {
+      throw new DataError(`toInput: index ${idx} out of range for ${where} (n = ${n})`);
     }
     const src = idx * sampleIn;
     const dst = k * sampleOut;

@@ -9,6 +9,8 @@
  * then a Python dict literal `{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }` padded
  * with spaces and a final newline, then the raw C-order data.
  */
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from './atomic.js';
 import { DataError } from './errors.js';
 
 export type NpyDtype =
@@ -394,4 +396,21 @@ export function toIntArray(arr: NpyArray, name = '<npy>'): Int32Array {
     out[i] = v;
   }
   return out;
+}
+
+/** Reads a `.npy` file from disk. */
+export function readNpy(path: string): NpyArray {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new DataError(`${path}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? String(e)})`}`);
+  }
+  return parseNpy(bytes, path);
+}
+
+/** Writes a `.npy` file atomically. */
+export function writeNpyFile(path: string, arr: NpyArray): void {
+  writeFileAtomic(path, writeNpy(arr));
 }

@@ -146,8 +146,14 @@ export class NpzFile {
         const len = u16(e + 2);
         if (id === 1) {
           let q = e + 4;
-          if (usize === U32_MAX) (usize = u64(q)), (q += 8);
-          if (csize === U32_MAX) (csize = u64(q)), (q += 8);
+          if (usize === U32_MAX) {
+            usize = u64(q);
+            q += 8;
+          }
+          if (csize === U32_MAX) {
+            csize = u64(q);
+            q += 8;
+          }
           if (localOffset === U32_MAX) localOffset = u64(q);
         }
         e += 4 + len;
@@ -237,7 +243,10 @@ export class NpzFile {
     }
     const head = new Uint8Array(have);
     let o = 0;
-    for (const c of chunks) head.set(c, o), (o += c.length);
+    for (const c of chunks) {
+      head.set(c, o);
+      o += c.length;
+    }
     return parseNpyHeader(head, where);
   }
 }

@@ -58,7 +58,7 @@ function prototype(seed: number, cls: number, channels: number, dims: number): P
     stripeColour: Array.from({ length: channels }, signed),
     // 3D blobs start in the left half so that the mirrored class is clearly different.
     blobCentre: Array.from({ length: dims }, (_, a) => (dims === 3 && a === 0 ? r.uniform(5, 10) : r.uniform(7, 21))),
-    blobRadius: r.uniform(3, 6),
+    blobRadius: dims === 3 ? r.uniform(4, 7) : r.uniform(3, 6),
     // At least half strength, so that a blob (the only cue of a 3D mirror pair) always shows.
     blobColour: Array.from({ length: channels }, () => (r.next() < 0.5 ? -1 : 1) * r.uniform(0.5, 1)),
   };
@@ -101,10 +101,14 @@ function render(
   noise: number,
 ): void {
   const voxels = dims === 3 ? S * S * S : S * S;
+  // In a volume, full-strength stripes of random phase would swamp the small blob (the only cue
+  // telling a mirror pair apart), so 3D leans on the blob.
+  const stripeAmp = dims === 3 ? 15 : 35;
+  const blobAmp = dims === 3 ? 90 : 70;
   const acc = new Float64Array(voxels * channels);
-  const jitter = r.uniform(-25, 25);
+  const jitter = r.uniform(-15, 15);
   for (let ch = 0; ch < channels; ch++) {
-    const tint = r.uniform(-12, 12);
+    const tint = r.uniform(-8, 8);
     let base = 0;
     for (const p of protos) base += p.base[ch]!;
     base /= protos.length;
@@ -124,8 +128,8 @@ function render(
       const y = Math.floor(v / S) % S;
       const z = dims === 3 ? Math.floor(v / (S * S)) : 0;
       const d2 = (x - cx) ** 2 + (y - cy) ** 2 + (dims === 3 ? (z - cz) ** 2 : 0);
-      const stripe = Math.sin(k * (dx * x + dy * y + dz * z) + phase) * 35 * amp;
-      const blob = Math.exp(-d2 * inv2r2) * 70 * amp;
+      const stripe = Math.sin(k * (dx * x + dy * y + dz * z) + phase) * stripeAmp * amp;
+      const blob = Math.exp(-d2 * inv2r2) * blobAmp * amp;
       for (let ch = 0; ch < channels; ch++) {
         acc[v * channels + ch]! += stripe * p.stripeColour[ch]! + blob * p.blobColour[ch]!;
       }

@@ -148,7 +148,7 @@ figure { margin: 10px 0 26px; }
 figure svg { max-width: 100%; height: auto; display: block; }
 figcaption { font-size: 13px; color: #555; max-width: 900px; margin-top: 4px; }
 .plots-task { display: flex; flex-wrap: wrap; gap: 8px 36px; align-items: flex-start; }
-.plots-task figure { flex: 0 1 auto; max-width: 600px; }
+.plots-task figure { flex: 0 1 auto; }
 pre { background: #f6f6f6; padding: 10px 12px; font-size: 12px; overflow-x: auto; border-radius: 4px; }
 dl.machine { display: grid; grid-template-columns: max-content auto; gap: 2px 16px; font-size: 14px; }
 dl.machine dt { color: #555; }
@@ -161,7 +161,10 @@ function tableBlock(t: Table, className: string): string {
 
 function figure(p: Plot, svg: string | undefined): string {
   const body = svg ?? '<p class="note">(plot could not be rendered)</p>';
-  return `<figure id="plot-${escapeHtml(p.name)}">\n${body}\n<figcaption>${escapeHtml(p.caption)}</figcaption>\n</figure>`;
+  // the caption wraps at the plot's width instead of widening the figure (so two plots fit a row)
+  const width = svg ? /^<svg[^>]*\swidth="(\d+(?:\.\d+)?)"/.exec(svg)?.[1] : undefined;
+  const style = width ? ` style="max-width: ${Math.max(Number(width), 320)}px"` : '';
+  return `<figure id="plot-${escapeHtml(p.name)}"${style}>\n${body}\n<figcaption>${escapeHtml(p.caption)}</figcaption>\n</figure>`;
 }
 
 /** `svgs` maps plot name -> SVG markup (ids already made unique per plot). */
@@ -207,7 +210,7 @@ export function renderHtml(model: ReportModel, svgs: ReadonlyMap<string, string>
     for (const p of rel) h.push(figure(p, svgs.get(p.name)));
     if (rest.length > 0) h.push('<div class="plots-task">', ...rest.map((p) => figure(p, svgs.get(p.name))), '</div>');
   }
-  for (const p of global) h.push(`<h3>${escapeHtml(p.title)}</h3>`, figure(p, svgs.get(p.name)));
+  for (const p of global) h.push('<h3>Across tasks</h3>', figure(p, svgs.get(p.name)));
 
   h.push('<h2 id="calibration">Calibration and validation details</h2>', tableBlock(model.calibration, 'results'));
   h.push(`<p class="note">${escapeHtml(CALIBRATION_NOTE)}</p>`, tableBlock(model.validation, 'results'));

@@ -70,6 +70,32 @@ export function interpolateRoc(fpr: readonly number[], tpr: readonly number[], x
   return tpr[n - 1]!;
 }
 
+/**
+ * {@link interpolateRoc} at every point of an ascending grid in one pass over the curve (test
+ * sets of thousands of samples give curves of thousands of points, times classes and seeds).
+ */
+export function interpolateRocGrid(fpr: readonly number[], tpr: readonly number[], grid: readonly number[]): number[] {
+  const n = fpr.length;
+  const out: number[] = [];
+  let i = 0; // first index with fpr[i] >= x
+  for (const x of grid) {
+    while (i < n && fpr[i]! < x) i++;
+    if (n === 0) out.push(NaN);
+    else if (i === n) out.push(tpr[n - 1]!);
+    else if (fpr[i] === x) {
+      let best = tpr[i]!;
+      for (let j = i + 1; j < n && fpr[j] === x; j++) best = Math.max(best, tpr[j]!);
+      out.push(best);
+    } else if (i === 0) out.push(0);
+    else {
+      const x0 = fpr[i - 1]!;
+      const x1 = fpr[i]!;
+      out.push(tpr[i - 1]! + ((tpr[i]! - tpr[i - 1]!) * (x - x0)) / (x1 - x0));
+    }
+  }
+  return out;
+}
+
 export interface MacroRoc {
   readonly fpr: number[];
   readonly tpr: number[];
@@ -83,13 +109,12 @@ export interface MacroRoc {
  */
 export function macroRoc(curves: readonly RocCurve[], gridPoints = 101): MacroRoc {
   const grid = Array.from({ length: gridPoints }, (_, i) => i / (gridPoints - 1));
-  const usable = curves.filter((c) => c.fpr.length > 0 && c.fpr.length === c.tpr.length);
-  const tpr = grid.map((x) => {
-    if (usable.length === 0) return NaN;
-    let s = 0;
-    for (const c of usable) s += interpolateRoc(c.fpr, c.tpr, x);
-    return s / usable.length;
-  });
+  // a class absent from the test split has no defined curve (0/0 rates): leave it out
+  const finite = (xs: readonly number[]) => xs.every((v) => Number.isFinite(v));
+  const usable = curves.filter((c) => c.fpr.length > 0 && c.fpr.length === c.tpr.length && finite(c.fpr) && finite(c.tpr));
+  const sum = new Array<number>(grid.length).fill(0);
+  for (const c of usable) interpolateRocGrid(c.fpr, c.tpr, grid).forEach((v, i) => (sum[i]! += v));
+  const tpr = sum.map((v) => (usable.length > 0 ? v / usable.length : NaN));
   // curves start at (0, 0) by definition even if the interpolant at 0 is a vertical jump
   const fpr = [0, ...grid];
   const tprFull = [0, ...tpr];
@@ -189,7 +214,8 @@ export function rocSpec(task: string, details: readonly RunDetail[]): TopLevelSp
   const series: string[] = [];
   for (const m of methods) {
     const r = macroRoc(ds.filter((d) => d.method === m).flatMap((d) => d.roc));
-    const name = `${m} (AUROC ${Number.isFinite(r.auc) ? r.auc.toFixed(3) : 'n/a'})`;
+    // short labels: without a canvas vega over-estimates text width and would widen the plot
+    const name = `${m} ${Number.isFinite(r.auc) ? r.auc.toFixed(3) : 'n/a'}`;
     series.push(name);
     r.fpr.forEach((f, i) => values.push({ series: name, i, fpr: f, tpr: r.tpr[i] }));
   }
@@ -214,7 +240,7 @@ export function rocSpec(task: string, details: readonly RunDetail[]): TopLevelSp
             field: 'series',
             type: 'nominal',
             scale: { domain: series, range: methods.map((m) => METHOD_COLOR[m]) },
-            legend: { title: 'method', orient: 'right', labelLimit: 300 },
+            legend: { title: 'method (AUROC)', orient: 'right', labelLimit: 220 },
           },
           order: { field: 'i', type: 'quantitative' },
         },
@@ -238,7 +264,8 @@ export function lossSpec(task: string, details: readonly RunDetail[]): TopLevelS
     type: 'nominal',
     scale: methodScale(methods),
     sort: methods,
-    legend: { title: 'method', symbolType: 'stroke', symbolOpacity: 1, symbolStrokeWidth: 2 },
+    // inside the top-right corner, which a decreasing loss leaves empty
+    legend: { title: 'method', orient: 'top-right', symbolType: 'stroke', symbolOpacity: 1, symbolStrokeWidth: 2, fillColor: 'rgba(255,255,255,0.85)', padding: 4 },
   } as const;
   const x = { field: 'step', type: 'quantitative', title: 'step', scale: { nice: false } } as const;
   const line = {
@@ -252,8 +279,8 @@ export function lossSpec(task: string, details: readonly RunDetail[]): TopLevelS
   return {
     $schema: SCHEMA,
     title: { text: `Training loss — ${task}`, anchor: 'start' },
-    width: 380,
-    height: 240,
+    width: 400,
+    height: 250,
     data: { values },
     layer: multiSeed ? [band, line] : [line],
   } as TopLevelSpec;
@@ -344,6 +371,8 @@ function dodgeParams(cells: readonly Cell[]): Map<Cell, number> {
 export function buildPlots(cells: readonly Cell[], details: readonly RunDetail[]): Plot[] {
   const plots: Plot[] = [];
   const tasks = taskOrder([...cells, ...details]);
+  const multiSeed = cells.some((c) => c.seeds.length > 1);
+  const seedsPooled = multiSeed ? ', seeds pooled' : '';
   for (const task of tasks) {
     const slug = fileSlug(task);
     const rel = reliabilitySpec(task, details, cells);
@@ -354,7 +383,7 @@ export function buildPlots(cells: readonly Cell[], details: readonly RunDetail[]
         name: `reliability-${slug}`,
         title: `Reliability diagrams — ${task}`,
         caption:
-          'Test-set accuracy per confidence bin (15 equal-width bins on top-label confidence, seeds pooled). Red: gap to the bin’s mean confidence; dashed: perfect calibration. Bars below the diagonal mean over-confidence.',
+          `Test-set accuracy per confidence bin (15 equal-width bins on top-label confidence${seedsPooled}). Red: gap to the bin’s mean confidence; dashed: perfect calibration. Bars below the diagonal mean over-confidence.`,
         spec: rel,
       });
     const roc = rocSpec(task, details);
@@ -364,7 +393,7 @@ export function buildPlots(cells: readonly Cell[], details: readonly RunDetail[]
         task,
         name: `roc-${slug}`,
         title: `ROC curves — ${task}`,
-        caption: 'One-vs-rest ROC of every class interpolated on a common false-positive-rate grid and averaged (macro), seeds pooled. AUROC in the legend is the mean per-class AUC.',
+        caption: `One-vs-rest ROC of every class interpolated on a common false-positive-rate grid and averaged (macro)${seedsPooled}. AUROC in the legend is the mean per-class AUC.`,
         spec: roc,
       });
     const loss = lossSpec(task, details);
@@ -374,7 +403,9 @@ export function buildPlots(cells: readonly Cell[], details: readonly RunDetail[]
         task,
         name: `loss-${slug}`,
         title: `Training loss — ${task}`,
-        caption: 'Mini-batch training loss per fine-tuning step (mean over seeds; band: ±1 std when there are several seeds).',
+        caption: multiSeed
+          ? 'Mini-batch training loss per fine-tuning step: mean over seeds, band ±1 std.'
+          : 'Mini-batch training loss per fine-tuning step (one seed).',
         spec: loss,
       });
   }
@@ -385,7 +416,7 @@ export function buildPlots(cells: readonly Cell[], details: readonly RunDetail[]
       name: 'params',
       title: 'Accuracy and AUROC vs trainable parameters',
       caption:
-        'Mean test metric per method against its trainable-parameter count (log scale); bars: ±1 std over seeds. Methods with the same count (scratch, scratch-weighted, full) are drawn slightly apart so that none hides another.',
+        `${multiSeed ? 'Mean test metric per method (bars: ±1 std over seeds)' : 'Test metric per method (one seed)'} against its trainable-parameter count (log scale). Methods with the same count (scratch, scratch-weighted, full) are drawn slightly apart so that none hides another.`,
       spec: params,
     });
   return plots;

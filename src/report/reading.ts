@@ -29,15 +29,22 @@ export function compareStats(a: Stat, b: Stat): Comparison {
   return { diff, verdict: Math.abs(diff) <= Math.max(a.std, b.std) ? 'within-noise' : 'beyond-noise' };
 }
 
-function verdictText(v: Verdict): string {
+/** How a verdict reads in a sentence; nothing for a single seed (the overview says it once). */
+function verdictText(v: Verdict): string | undefined {
   switch (v) {
     case 'single-seed':
-      return 'one seed, no error estimate';
+      return undefined;
     case 'within-noise':
       return 'within noise';
     case 'beyond-noise':
       return 'larger than the seed std';
   }
+}
+
+/** ` (within noise)` etc., or nothing. */
+function paren(v: Verdict): string {
+  const t = verdictText(v);
+  return t ? ` (${t})` : '';
 }
 
 const code = (m: string) => `\`${m}\``;
@@ -115,7 +122,8 @@ function bestSection(cells: readonly Cell[]): string[] {
     const s = (m: Method, k: StatKey) => formatMeanStd(findCell(cells, task, m)!.stats[k]);
     let line = `**${task}**: best AUROC ${code(b.best)} ${s(b.best, 'auroc')}`;
     if (b.runnerUp && b.comparison) {
-      line += `, next ${code(b.runnerUp)} ${s(b.runnerUp, 'auroc')} (Δ ${formatDelta(b.comparison.diff)}, ${verdictText(b.comparison.verdict)})`;
+      const v = verdictText(b.comparison.verdict);
+      line += `, next ${code(b.runnerUp)} ${s(b.runnerUp, 'auroc')} (Δ ${formatDelta(b.comparison.diff)}${v ? `, ${v}` : ''})`;
       const others = b.withinNoise.filter((m) => m !== b.runnerUp);
       if (others.length > 0) line += `; also within noise of the best: ${others.map(code).join(', ')}`;
     } else {
@@ -124,7 +132,8 @@ function bestSection(cells: readonly Cell[]): string[] {
     const a = bestMethod(cells, task, 'acc');
     if (a && b.runnerUp) {
       line += a.best === b.best ? '. It also has the best accuracy' : `. Best accuracy: ${code(a.best)} ${s(a.best, 'acc')}`;
-      if (a.comparison) line += ` (${verdictText(a.comparison.verdict)} against ${code(a.runnerUp!)})`;
+      if (a.comparison?.verdict === 'within-noise') line += ` (within noise of ${code(a.runnerUp!)})`;
+      if (a.comparison?.verdict === 'beyond-noise') line += ` (ahead of ${code(a.runnerUp!)} by more than the seed std)`;
     }
     out.push(`${line}.`);
   }
@@ -147,7 +156,7 @@ function peftSection(cells: readonly Cell[]): string[] {
       diffs.push(cmp.diff);
       ratios.push(f.stats.trainable_params.mean / p.stats.trainable_params.mean);
       params.push(p.stats.trainable_params.mean);
-      parts.push(`${formatDelta(cmp.diff)} on ${task} (${verdictText(cmp.verdict)})`);
+      parts.push(`${formatDelta(cmp.diff)} on ${task}${paren(cmp.verdict)}`);
     }
     if (parts.length === 0) continue;
     const range = (xs: number[], fmt: (x: number) => string) => {
@@ -181,7 +190,7 @@ function pairSection(cells: readonly Cell[], a: Method, b: Method, what: string)
     n++;
     if (au.diff > 0) higher++;
     if (au.diff > 0 && au.verdict === 'beyond-noise') beyond++;
-    parts.push(`${task} AUROC ${formatDelta(au.diff)} (${verdictText(au.verdict)}), acc ${formatDelta(acc.diff)}`);
+    parts.push(`${task} AUROC ${formatDelta(au.diff)}${paren(au.verdict)}, acc ${formatDelta(acc.diff)}`);
   }
   if (n === 0) return undefined;
   const multi = cells.some((c) => c.seeds.length > 1);
@@ -228,7 +237,7 @@ function calibrationSection(cells: readonly Cell[]): string[] {
   const bests: string[] = [];
   for (const task of taskOrder(cells)) {
     const b = bestMethod(cells, task, 'ece', false);
-    if (b && b.runnerUp) bests.push(`${task} ${code(b.best)}${b.comparison ? ` (${verdictText(b.comparison.verdict)})` : ''}`);
+    if (b && b.runnerUp) bests.push(`${task} ${code(b.best)}${b.comparison ? paren(b.comparison.verdict) : ''}`);
   }
   if (bests.length > 0) out.push(`Lowest ECE before scaling: ${bests.join('; ')}.`);
   return out;
@@ -259,7 +268,7 @@ function paperSection(cells: readonly Cell[], published: readonly PublishedRow[]
     const cmp = compareStats(of.stats.auroc, ob.stats.auroc);
     const same = Math.sign(paperDiff) === Math.sign(cmp.diff);
     out.push(
-      `${task}: the paper has ${code('full')} minus ${code(pb.method)} AUROC ${formatDelta(paperDiff)}; here ${formatDelta(cmp.diff)} (${verdictText(cmp.verdict)}) — ` +
+      `${task}: the paper has ${code('full')} minus ${code(pb.method)} AUROC ${formatDelta(paperDiff)}; here ${formatDelta(cmp.diff)}${paren(cmp.verdict)} — ` +
         (same ? 'same direction' : 'opposite direction') +
         (same && cmp.verdict === 'within-noise' ? ', though within noise' : '') +
         '.',

@@ -1,0 +1,59 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { formatDataSummary, summarizeDataFile } from '../../src/data/info.js';
+import { npyArray } from '../../src/data/npy.js';
+import { writeNpz } from '../../src/data/npz.js';
+import { makeTmpDir, synthDataFile } from '../helpers/synth.js';
+
+describe('data info', () => {
+  it('summarises a file per split, with class counts and label names', () => {
+    const { file, result } = synthDataFile('bloodmnist', { sizes: { train: 24, val: 8, test: 16 }, fileName: 'bloodmnist-synth.npz' });
+    const s = summarizeDataFile(file);
+    expect(s).toMatchObject({ task: 'bloodmnist', taskFrom: 'file name', taskType: 'multi-class', problems: [] });
+    expect(s.arrays.map((a) => a.key)).toEqual(Object.keys(result.arrays));
+    expect(s.splits.map((p) => [p.split, p.n, p.officialN])).toEqual([
+      ['train', 24, 11959],
+      ['val', 8, 1712],
+      ['test', 16, 3421],
+    ]);
+    expect(s.splits[0]!.counts).toEqual([3, 3, 3, 3, 3, 3, 3, 3]);
+    expect(s.splits[0]!.pixelMean).toHaveLength(3);
+    const text = formatDataSummary(s);
+    expect(text).toContain('train: N = 24 (official file: 11959); images (24, 28, 28, 3), labels (24, 1)');
+    expect(text).toContain('      3  basophil');
+    expect(text).toContain('ok: the file has the layout bloodmnist needs');
+  });
+
+  it('counts positives per label for the multi-label task', () => {
+    const { file, result } = synthDataFile('chestmnist', { sizes: { train: 30, val: 4, test: 4 } });
+    const s = summarizeDataFile(file);
+    const lab = result.arrays.train_labels!.data as Uint8Array;
+    const expected = Array.from({ length: 14 }, (_, j) => lab.filter((_, i) => i % 14 === j && lab[i] === 1).length);
+    expect(s.splits[0]!.counts).toEqual(expected);
+  });
+
+  it('collects every problem instead of stopping at the first', () => {
+    const file = join(makeTmpDir().dir, 'pneumoniamnist.npz');
+    const img = npyArray('uint8', [2, 28, 28], new Uint8Array(2 * 784));
+    writeNpz(file, {
+      train_images: img,
+      train_labels: npyArray('uint8', [2, 1], Uint8Array.of(0, 5)),
+      val_images: npyArray('uint8', [2, 28, 28, 3], new Uint8Array(2 * 2352)),
+      val_labels: npyArray('uint8', [2, 1], Uint8Array.of(0, 1)),
+    });
+    const s = summarizeDataFile(file);
+    expect(s.problems).toHaveLength(3);
+    expect(s.problems[0]).toMatch(/train_labels\[1\] = 5 is out of range/);
+    expect(s.problems[1]).toMatch(/val_images: shape \(2, 28, 28, 3\) does not fit pneumoniamnist/);
+    expect(s.problems[2]).toMatch(/split test is missing/);
+    expect(formatDataSummary(s)).toContain('problems:');
+  });
+
+  it('summarises a file of an unknown task generically', () => {
+    const { file } = synthDataFile('pathmnist', { sizes: { train: 18, val: 9, test: 9 }, fileName: 'mystery.npz' });
+    const s = summarizeDataFile(file);
+    expect(s.task).toBeUndefined();
+    expect(s.splits[0]!.counts).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 2]);
+    expect(summarizeDataFile(file, 'pathmnist').taskFrom).toBe('given');
+  });
+});
