@@ -1,6 +1,5 @@
 /** The data layer: MedMNIST files, registry, loading, batching, synthesis and download. */
 export * from './errors.js';
-export * from './atomic.js';
 export * from './npy.js';
 export * from './npz.js';
 export * from './registry.js';

@@ -10,7 +10,7 @@
  * with spaces and a final newline, then the raw C-order data.
  */
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomicSync as writeFileAtomic } from '../io/atomic.js';
 import { DataError } from './errors.js';
 
 export type NpyDtype =

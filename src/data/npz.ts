@@ -10,7 +10,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { Inflate, inflateSync, zipSync, type Zippable } from 'fflate';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomicSync as writeFileAtomic } from '../io/atomic.js';
 import { DataError } from './errors.js';
 import { parseNpy, parseNpyHeader, writeNpy, type NpyArray, type NpyHeader } from './npy.js';
 

@@ -5,8 +5,8 @@
  * truncated checkpoint. The temporary file is removed if anything fails.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 function tempPath(path: string): string {
@@ -31,8 +31,9 @@ function fsyncDirSync(dir: string): void {
   }
 }
 
-/** Atomically replaces `path` with `data` (bytes, or a string written as UTF-8). */
+/** Atomically replaces `path` with `data` (bytes, or a string written as UTF-8); creates missing parent folders. */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
   const tmp = tempPath(path);
   const bytes = toBytes(data);
   try {
@@ -57,6 +58,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
 
 /** Synchronous variant of {@link writeFileAtomic}. */
 export function writeFileAtomicSync(path: string, data: Uint8Array | string): void {
+  mkdirSync(dirname(path), { recursive: true });
   const tmp = tempPath(path);
   const bytes = toBytes(data);
   try {
