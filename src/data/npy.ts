@@ -10,7 +10,7 @@
  * with spaces and a final newline, then the raw C-order data.
  */
 import { readFileSync } from 'node:fs';
-import { writeFileAtomicSync as writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomicSync } from '../io/atomic.js';
 import { DataError } from './errors.js';
 
 export type NpyDtype =
@@ -412,5 +412,5 @@ export function readNpy(path: string): NpyArray {
 
 /** Writes a `.npy` file atomically. */
 export function writeNpyFile(path: string, arr: NpyArray): void {
-  writeFileAtomic(path, writeNpy(arr));
+  writeFileAtomicSync(path, writeNpy(arr), { mkdir: true });
 }

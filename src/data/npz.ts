@@ -10,7 +10,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { Inflate, inflateSync, zipSync, type Zippable } from 'fflate';
-import { writeFileAtomicSync as writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomicSync } from '../io/atomic.js';
 import { DataError } from './errors.js';
 import { parseNpy, parseNpyHeader, writeNpy, type NpyArray, type NpyHeader } from './npy.js';
 
@@ -274,5 +274,5 @@ export function encodeNpz(arrays: Readonly<Record<string, NpyArray>>, opts: NpzW
 
 /** Writes an `.npz` atomically (temp file + rename). */
 export function writeNpz(path: string, arrays: Readonly<Record<string, NpyArray>>, opts: NpzWriteOptions = {}): void {
-  writeFileAtomic(path, encodeNpz(arrays, opts));
+  writeFileAtomicSync(path, encodeNpz(arrays, opts), { mkdir: true });
 }

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 function tempPath(path: string): string {
@@ -31,9 +31,8 @@ function fsyncDirSync(dir: string): void {
   }
 }
 
-/** Atomically replaces `path` with `data` (bytes, or a string written as UTF-8); creates missing parent folders. */
+/** Atomically replaces `path` with `data` (bytes, or a string written as UTF-8)). */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
   const tmp = tempPath(path);
   const bytes = toBytes(data);
   try {
@@ -56,9 +55,9 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   fsyncDirSync(dirname(path));
 }
 
-/** Synchronous variant of {@link writeFileAtomic}. */
-export function writeFileAtomicSync(path: string, data: Uint8Array | string): void {
-  mkdirSync(dirname(path), { recursive: true });
+/** Synchronous variant of {@link writeFileAtomic}; `mkdir` creates missing parent folders first. */
+export function writeFileAtomicSync(path: string, data: Uint8Array | string, opts: { mkdir?: boolean } = {}): void {
+  if (opts.mkdir) mkdirSync(dirname(path), { recursive: true });
   const tmp = tempPath(path);
   const bytes = toBytes(data);
   try {
