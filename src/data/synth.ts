@@ -14,7 +14,7 @@ import { Rng } from '../util/rng.js';
 import { mixSeed } from './batches.js';
 import { DataError } from './errors.js';
 import { npyArray, type NpyArray } from './npy.js';
-import { writeNpz } from './npz.js';
+import { NpzFile, writeNpz } from './npz.js';
 import { SPLITS, fileImageShape, getDataset, isMultiLabel, type DatasetInfo, type Split, type SplitSizes } from './registry.js';
 
 export interface SynthOptions {
@@ -216,9 +216,21 @@ function neutral(channels: number, dims: number): Prototype {
   };
 }
 
+/**
+ * Key of the marker array `data synth` adds to its files (JSON bytes: generator and options), so a
+ * report never mistakes synthetic data for real data. Loaders of the official layout ignore it.
+ */
+export const SYNTH_MARKER_KEY = 'stmedfm_synthetic';
+
 /** Synthesises a dataset and writes it as an `.npz` (atomically); returns what was written. */
 export function writeSynth(file: string, task: string, opts: SynthOptions & { compress?: boolean } = {}): SynthResult {
   const res = synthesize(task, opts);
-  writeNpz(file, res.arrays, { compress: opts.compress ?? true });
+  const marker = new TextEncoder().encode(JSON.stringify({ generator: 'stmedfm data synth', task: res.info.name, sizes: res.sizes, seed: opts.seed ?? 0 }));
+  writeNpz(file, { ...res.arrays, [SYNTH_MARKER_KEY]: npyArray('uint8', [marker.length], marker) }, { compress: opts.compress ?? true });
   return res;
+}
+
+/** True for files written by `data synth`. */
+export function isSynthetic(file: string): boolean {
+  return NpzFile.open(file).has(SYNTH_MARKER_KEY);
 }

@@ -52,12 +52,14 @@ export function grad(loss: Value, wrt: readonly Value[]): Value[] {
     if (outGrads.every((d) => d === undefined)) continue;
     const rule = node.op.vjp;
     if (!rule) throw new GraphBuildError(`grad: op ${node.op.type} (node ${node.name}) has no gradient rule`);
-    const thunks = g.scope(`grad`, () => rule({ graph: g, node, inputs: node.inputs, outputs: node.outputs, attrs: node.attrs, grads: outGrads }));
+    // Gradient nodes are named after the forward node they differentiate (readable profiles).
+    const scope = `d(${node.name})`;
+    const thunks = g.scope(scope, () => rule({ graph: g, node, inputs: node.inputs, outputs: node.outputs, attrs: node.attrs, grads: outGrads }));
     node.inputs.forEach((x, k) => {
       if (!wanted.has(x) || x.dtype !== 'float') return;
       const thunk = thunks[k];
       if (!thunk) throw new GraphBuildError(`grad: op ${node.op.type} (node ${node.name}) has no gradient for input ${k} (${x})`);
-      const d = g.scope('grad', thunk);
+      const d = g.scope(scope, thunk);
       if (!sameShape(d.shape, x.shape)) {
         throw new GraphBuildError(`grad: rule of ${node.op.type} returned shape ${formatShape(d.shape)} for input ${x}`);
       }

@@ -4,7 +4,7 @@
  * MD5 (official downloads) or by the names the project's data pack and shared data use.
  */
 import { basename, resolve } from 'node:path';
-import { getDataset, md5File, resolveDataFile, type DataSourceOptions } from '../data/index.js';
+import { getDataset, isSynthetic, md5File, resolveDataFile, type DataSourceOptions } from '../data/index.js';
 
 export type DataKind = 'official' | 'official-subset' | 're-created' | 'synthetic';
 
@@ -29,7 +29,8 @@ export async function describeData(tasks: readonly string[], data: DataSourceOpt
     const file = resolveDataFile(info.name, data);
     const name = basename(file);
     let n: { kind: DataKind; note: string };
-    if (resolve(file).startsWith(resolve(demoDir))) n = DEMO[info.name] ?? { kind: 'official-subset', note: 'built-in demo pack' };
+    if (isSynthetic(file)) n = { kind: 'synthetic', note: 'synthetic data written by `stmedfm data synth`: numbers say nothing about medical images' };
+    else if (resolve(file).startsWith(resolve(demoDir))) n = DEMO[info.name] ?? { kind: 'official-subset', note: 'built-in demo pack' };
     else if (/source28/.test(name)) n = { kind: 're-created', note: 're-created from the source dataset with MedMNIST\'s recipe and an own split; comparable with, not equal to, the official file' };
     else if (/subset/.test(name)) n = { kind: 'official-subset', note: 'a subset of official images with an own split' };
     else if ((await md5File(file)) === info.md5) n = { kind: 'official', note: 'the official MedMNIST v2 file (MD5 verified)' };

@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { type DataSourceOptions, type TaskData, loadTask } from '../data/index.js';
-import { reliabilityDiagram, rocCurves } from '../evaluation/index.js';
+import { macroAuroc, reliabilityDiagram, rocCurves } from '../evaluation/index.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
 import { MODEL_CONFIGS } from '../model/config.js';
 import type { Method } from '../model/stmedfm.js';
@@ -191,6 +191,7 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult> {
         const rel = reliabilityDiagram({ shape, data: test.probs }, test.labels);
         const labels = loaded.get(task)!.test.info.labels;
         const roc = rocCurves({ shape, data: test.probs }, test.labels);
+        const perClass = macroAuroc({ shape, data: test.probs }, test.labels).perClass;
         const detail: RunDetail = {
           id,
           task,
@@ -199,7 +200,7 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult> {
           loss: t.result.losses.map((l) => Number(l.toFixed(5))),
           reliability: rel.bins.map((b) => ({ lo: b.lo, hi: b.hi, count: b.count, conf: b.confidence ?? 0, acc: b.accuracy ?? 0 })),
           roc: roc.flatMap((c, k) =>
-            c ? [{ cls: k, label: labels[k] ?? String(k), fpr: c.fpr.map((v) => Number(v.toFixed(4))), tpr: c.tpr.map((v) => Number(v.toFixed(4))), auc: (test as { perClass?: number[] }).perClass?.[k] ?? NaN }] : [],
+            c ? [{ cls: k, label: labels[k] ?? String(k), fpr: c.fpr.map((v) => Number(v.toFixed(4))), tpr: c.tpr.map((v) => Number(v.toFixed(4))), auc: perClass[k] ?? NaN }] : [],
           ),
         };
         const ckPath = join(o.out, 'checkpoints', `${id}.safetensors`);

@@ -10,7 +10,7 @@ describe('data info', () => {
     const { file, result } = synthDataFile('bloodmnist', { sizes: { train: 24, val: 8, test: 16 }, fileName: 'bloodmnist-synth.npz' });
     const s = summarizeDataFile(file);
     expect(s).toMatchObject({ task: 'bloodmnist', taskFrom: 'file name', taskType: 'multi-class', problems: [] });
-    expect(s.arrays.map((a) => a.key)).toEqual(Object.keys(result.arrays));
+    expect(s.arrays.map((a) => a.key)).toEqual([...Object.keys(result.arrays), 'stmedfm_synthetic']);
     expect(s.splits.map((p) => [p.split, p.n, p.officialN])).toEqual([
       ['train', 24, 11959],
       ['val', 8, 1712],
@@ -55,5 +55,18 @@ describe('data info', () => {
     expect(s.task).toBeUndefined();
     expect(s.splits[0]!.counts).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 2]);
     expect(summarizeDataFile(file, 'pathmnist').taskFrom).toBe('given');
+  });
+});
+
+describe('synthetic marker', () => {
+  it('files written by data synth are recognisable as synthetic; others are not', async () => {
+    const { isSynthetic, writeSynth } = await import('../../src/data/synth.js');
+    const dir = makeTmpDir();
+    const f = join(dir, 'pathmnist.npz');
+    const r = writeSynth(f, 'pathmnist', { sizes: { train: 4, val: 2, test: 2 } });
+    expect(isSynthetic(f)).toBe(true);
+    const plain = join(dir, 'plain.npz');
+    writeNpz(plain, r.arrays);
+    expect(isSynthetic(plain)).toBe(false);
   });
 });

@@ -128,7 +128,7 @@ describe('toOnnxModel', () => {
     expect(init.int64Values).toEqual([-(2n ** 63n), -1n, 2n ** 53n]);
   });
 
-  it('adds Identity nodes for renamed, repeated and pass-through outputs', async () => {
+  it('writes node outputs under their output names, and adds Identity nodes for repeated and pass-through outputs', async () => {
     const g = new Graph('outs');
     const a = g.input('a', 'float', [3]);
     const flag = g.input('flag', 'bool', [3]);
@@ -144,7 +144,9 @@ describe('toOnnxModel', () => {
     const bytes = toOnnxModel(g);
     const info = readOnnxModel(bytes);
     expect(info.outputs.map((o) => o.name)).toEqual([y.name, 'y_again', 'a_out', 'flag_out', 'labels_plus', 'k_out']);
-    expect(info.nodes.filter((n) => n.opType === 'Identity').map((n) => n.outputs[0])).toEqual(['y_again', 'a_out', 'flag_out', 'labels_plus', 'k_out']);
+    expect(info.nodes.filter((n) => n.opType === 'Identity').map((n) => n.outputs[0])).toEqual(['y_again', 'a_out', 'flag_out', 'k_out']);
+    // The Add writes 'labels_plus' itself: no copy for an output whose value has another name.
+    expect(info.nodes.find((n) => n.opType === 'Add')!.outputs).toEqual(['labels_plus']);
     const got = await runOrt(bytes, {
       a: { dtype: 'float', shape: [3], data: Float64Array.of(1, 2, 3) },
       flag: { dtype: 'bool', shape: [3], data: Float64Array.of(1, 0, 1) },
@@ -199,7 +201,8 @@ describe('toOnnxModel', () => {
       expect(floats).toHaveLength(2); // 0.5 and 2, shared by both nodes
       const names = info.nodes.flatMap((n) => n.outputs);
       expect(new Set(names).size).toBe(names.length);
-      expect(info.nodes.map((n) => n.name)).toEqual(['affine', 'affine/Mul_1', 'affine_1', 'affine_1/Mul_1', 'output/y']);
+      expect(info.nodes.map((n) => n.name)).toEqual(['affine', 'affine/Mul_1', 'affine_1', 'affine_1/Mul_1']);
+      expect(info.nodes.at(-1)!.outputs).toEqual(['y']);
       const got = await runOrt(bytes, { x: { dtype: 'float', shape: [2], data: Float64Array.of(1, -3) } });
       const f = (v: number) => (v + 0.5) * 2;
       expect([...got.y!.data]).toEqual([f(f(1)), f(f(-3))]);

@@ -261,18 +261,22 @@ export function toOnnxModel(graph: Graph, opts: OnnxExportOptions = {}): Uint8Ar
     model.initializer(v.name, v.dtype, t.shape, t.data);
   }
 
+  // Outputs: a node output is declared directly under the output name (the producing node
+  // writes it; every reader uses that name), once per value. Anything else (a value output under
+  // a second name, an input or a constant) goes through an Identity node.
+  const onnxName = new Map<Value, string>();
+  for (const [name, v] of graph.outputs) if (name === v.name && v.kind === 'node') onnxName.set(v, name);
+  for (const [name, v] of graph.outputs) if (v.kind === 'node' && !onnxName.has(v)) onnxName.set(v, name);
+  const nameOf = (v: Value): string => onnxName.get(v) ?? v.name;
+
   for (const n of live) {
-    const ctx = new NodeLowering(model, n, n.inputs.map((x) => x.name), n.outputs.map((o) => o.name));
+    const ctx = new NodeLowering(model, n, n.inputs.map(nameOf), n.outputs.map(nameOf));
     if (n.op.lower) n.op.lower(n, ctx);
     else ctx.node(n.op.type, ctx.inputs, ctx.outputs, n.op.onnxAttrs?.(n.attrs) ?? []);
   }
 
-  // Outputs: a node output whose name is the output name is declared directly (once); anything
-  // else (renamed, repeated, an input or a constant) goes through an Identity node.
-  const direct = new Set<Value>();
   const outputs = [...graph.outputs].map(([name, v]) => {
-    if (name === v.name && v.kind === 'node' && !direct.has(v)) direct.add(v);
-    else model.node(`output/${name}`, 'Identity', [v.name], [name], []);
+    if (nameOf(v) !== name) model.node(`output/${name}`, 'Identity', [nameOf(v)], [name], []);
     return valueInfo(name, v.dtype, v.shape, precision);
   });
 

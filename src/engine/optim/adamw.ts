@@ -11,7 +11,9 @@
  * every step; `lr` is an input too (the schedule runs on the host).
  */
 import type { Graph, Value } from '../ir/graph.js';
+import { numel, staticShape } from '../ir/shape.js';
 import { add, div, mul, sub } from '../ops/binary.js';
+import { concat, reshape, split } from '../ops/shape_ops.js';
 import { sqrt, tanh } from '../ops/unary.js';
 import { checkEntries, stateInput } from './common.js';
 import type { OptimEntry, ParamUpdate } from './types.js';
@@ -45,23 +47,66 @@ export function adamw(graph: Graph, entries: readonly OptimEntry[], hp: AdamWHyp
   }
   if (!(eps >= 0) || !(weightDecay >= 0)) throw new Error(`adamw: eps and weightDecay must be >= 0, got ${eps}, ${weightDecay}`);
 
+  if (entries.length === 0) return [];
+
   return graph.scope('adamw', () => {
     // Step scalars, shared by every parameter.
     const stepSize = div(lr, oneMinusPow(graph, beta1, step));
     const bc2Sqrt = sqrt(oneMinusPow(graph, beta2, step));
-    const decayFactor = weightDecay > 0 && entries.some((e) => e.decay) ? sub(1, mul(lr, weightDecay)) : undefined;
+    const states = entries.map(({ param }) => ({ m: stateInput(graph, param, 'exp_avg'), v: stateInput(graph, param, 'exp_avg_sq') }));
 
-    return entries.map(({ param, grad, decay }) =>
-      graph.scope(param.name, () => {
-        const m = stateInput(graph, param, 'exp_avg');
-        const v = stateInput(graph, param, 'exp_avg_sq');
-        const m1 = add(mul(m, beta1), mul(grad, 1 - beta1));
-        const v1 = add(mul(v, beta2), mul(mul(grad, grad), 1 - beta2));
-        const denom = add(div(sqrt(v1), bc2Sqrt), eps);
-        const p0 = decay && decayFactor ? mul(param, decayFactor) : param;
-        const next = sub(p0, div(mul(m1, stepSize), denom));
-        return { param, next, state: [{ input: m, next: m1 }, { input: v, next: v1 }] };
-      }),
-    );
+    // One update over all parameters concatenated: a dozen nodes instead of a dozen per
+    // parameter (ONNX Runtime's per-node cost dominates these small tensors). Elementwise, so
+    // every value is exactly what a per-parameter update computes.
+    const sizes = entries.map(({ param }) => numel(staticShape(param.shape, 'adamw parameter')));
+    const flat = (vs: readonly Value[]): Value => {
+      const flats = vs.map((v) => (v.rank === 1 ? v : reshape(v, [-1])));
+      return flats.length === 1 ? flats[0]! : concat(flats, 0);
+    };
+    const g = flat(entries.map((e) => e.grad));
+    const m = flat(states.map((s) => s.m));
+    const v = flat(states.map((s) => s.v));
+    const p = flat(entries.map((e) => e.param));
+    const m1 = add(mul(m, beta1), mul(g, 1 - beta1));
+    const v1 = add(mul(v, beta2), mul(mul(g, g), 1 - beta2));
+    const denom = add(div(sqrt(v1), bc2Sqrt), eps);
+    const p0 = decayed(graph, p, entries, sizes, lr, weightDecay);
+    const next = sub(p0, div(mul(m1, stepSize), denom));
+
+    const unflat = (x: Value): Value[] => {
+      const parts = entries.length === 1 ? [x] : split(x, sizes, 0);
+      return parts.map((part, i) => {
+        const shape = entries[i]!.param.shape;
+        return shape.length === 1 ? part : reshape(part, staticShape(shape, 'adamw parameter'));
+      });
+    };
+    const [nexts, m1s, v1s] = [unflat(next), unflat(m1), unflat(v1)];
+    return entries.map(({ param }, i) => ({
+      param,
+      next: nexts[i]!,
+      state: [
+        { input: states[i]!.m, next: m1s[i]! },
+        { input: states[i]!.v, next: v1s[i]! },
+      ],
+    }));
   });
+}
+
+/**
+ * Decoupled weight decay p * (1 - lr * wd) on the entries that decay. With a mix, the factor is
+ * 1 - (lr * wd) * mask: exactly 1 - lr * wd where the mask is 1 and exactly 1 where it is 0.
+ */
+function decayed(graph: Graph, p: Value, entries: readonly OptimEntry[], sizes: readonly number[], lr: Value, weightDecay: number): Value {
+  const n = entries.filter((e) => e.decay).length;
+  if (weightDecay === 0 || n === 0) return p;
+  const lrWd = mul(lr, weightDecay);
+  if (n === entries.length) return mul(p, sub(1, lrWd));
+  const mask = new Float64Array(sizes.reduce((a, b) => a + b, 0));
+  let off = 0;
+  entries.forEach((e, i) => {
+    if (e.decay) mask.fill(1, off, off + sizes[i]!);
+    off += sizes[i]!;
+  });
+  const maskV = graph.constant({ dtype: 'float', shape: [mask.length], data: mask }, 'adamw.decay_mask');
+  return mul(p, sub(1, mul(lrWd, maskV)));
 }
