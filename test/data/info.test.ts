@@ -61,7 +61,7 @@ describe('data info', () => {
 describe('synthetic marker', () => {
   it('files written by data synth are recognisable as synthetic; others are not', async () => {
     const { isSynthetic, writeSynth } = await import('../../src/data/synth.js');
-    const dir = makeTmpDir();
+    const { dir } = makeTmpDir();
     const f = join(dir, 'pathmnist.npz');
     const r = writeSynth(f, 'pathmnist', { sizes: { train: 4, val: 2, test: 2 } });
     expect(isSynthetic(f)).toBe(true);
