@@ -1,63 +1,91 @@
 /**
- * Aggregates an ONNX Runtime profiler trace (JSON) by op type and by node: total and per-run
- * milliseconds of each, sorted by time. The first `--skip` runs (warmup) are left out.
+ * Aggregates an ONNX Runtime profiler trace (JSON) by op type, by model section and by node:
+ * milliseconds per run, sorted by time. The first `--skip` runs (warmup) are left out. Per-node
+ * times are the median over the kept runs (`--stat mean` for means), which resists the spikes a
+ * shared machine adds.
  *
- *   npx tsx bench/trace_summary.ts TRACE.json [--skip 3] [--top 40] [--by op|node|both]
+ *   npx tsx bench/trace_summary.ts TRACE.json [--skip 3] [--top 40] [--by op|scope|node|all] [--stat median|mean]
  */
 import { readFileSync } from 'node:fs';
 
 interface Event {
   cat: string;
   name: string;
+  ts: number;
   dur: number;
-  args?: { op_name?: string; provider?: string; output_type_shape?: Record<string, number[]>[] };
+  args?: { op_name?: string; output_type_shape?: Record<string, number[]>[] };
+}
+
+interface Row {
+  op: string;
+  shape: string;
+  times: number[];
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** The model section a node belongs to: forward layer, backward of a layer, optimizer, outputs. */
+export function sectionOf(name: string): string {
+  const bwd = /^backward\.d\(([^)]*)\)/.exec(name);
+  const layer = (n: string) => n.split(/[./]/).slice(0, n.startsWith('blocks') ? 2 : 1).join('.');
+  if (bwd) return `bwd ${layer(bwd[1]!)}`;
+  if (name.startsWith('backward')) return 'bwd (accumulate)';
+  return layer(name);
 }
 
 function main(): void {
   const args = process.argv.slice(2);
-  const file = args.find((a) => !a.startsWith('--') && !/^\d+$/.test(a));
-  if (!file) throw new Error('usage: trace_summary.ts TRACE.json [--skip N] [--top N] [--by op|node|both]');
   const opt = (k: string, d: string) => {
     const i = args.indexOf(`--${k}`);
     return i >= 0 ? args[i + 1]! : d;
   };
+  const file = args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
+  if (!file) throw new Error('usage: trace_summary.ts TRACE.json [--skip N] [--top N] [--by op|scope|node|all] [--stat median|mean]');
   const skip = Number(opt('skip', '3'));
   const top = Number(opt('top', '40'));
-  const by = opt('by', 'both');
+  const by = opt('by', 'all');
+  const stat = opt('stat', 'median') === 'mean' ? (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length : median;
   const events = JSON.parse(readFileSync(file, 'utf8')) as Event[];
-  const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run');
-  const kept = runs.slice(skip);
-  const runMs = kept.map((r) => r.dur / 1000).sort((a, b) => a - b);
-  // Node events are listed in order; split them into runs by counting the per-run node count.
-  const nodeEvents = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
-  const perRun = nodeEvents.length / runs.length;
-  const mine = nodeEvents.slice(Math.round(perRun * skip));
-  const n = kept.length;
-  const byOp = new Map<string, { ms: number; count: number }>();
-  const byNode = new Map<string, { ms: number; op: string; shape: string }>();
-  let total = 0;
-  for (const e of mine) {
-    const ms = e.dur / 1000 / n;
-    total += ms;
-    const op = e.args?.op_name ?? '?';
-    const o = byOp.get(op) ?? { ms: 0, count: 0 };
-    o.ms += ms;
-    o.count += 1 / n;
-    byOp.set(op, o);
-    const name = e.name.replace(/_kernel_time$/, '');
-    const shape = (e.args?.output_type_shape ?? []).map((o) => `[${Object.values(o)[0]?.join(',')}]`).join(' ');
-    const b = byNode.get(name) ?? { ms: 0, op, shape };
-    b.ms += ms;
-    byNode.set(name, b);
-  }
-  console.log(`${file}: ${n} runs, median run ${runMs[runMs.length >> 1]?.toFixed(2)} ms, kernel sum ${total.toFixed(2)} ms/run, ${Math.round(perRun)} nodes/run`);
-  if (by !== 'node') {
-    console.log('\nby op type (ms/run, nodes/run):');
-    for (const [op, v] of [...byOp].sort((a, b) => b[1].ms - a[1].ms).slice(0, top)) console.log(`  ${v.ms.toFixed(2).padStart(8)}  ${String(Math.round(v.count)).padStart(4)}  ${op}`);
-  }
-  if (by !== 'op') {
+  const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').slice(skip);
+  const rows = new Map<string, Row>();
+  runs.forEach((run, r) => {
+    for (const e of events) {
+      if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < run.ts || e.ts > run.ts + run.dur) continue;
+      const name = e.name.replace(/_kernel_time$/, '');
+      let row = rows.get(name);
+      if (!row) {
+        const shape = (e.args?.output_type_shape ?? []).map((o) => `[${Object.values(o)[0]?.join(',')}]`).join(' ');
+        row = { op: e.args?.op_name ?? '?', shape, times: new Array<number>(runs.length).fill(0) };
+        rows.set(name, row);
+      }
+      row.times[r]! += e.dur / 1000;
+    }
+  });
+  const perNode = [...rows].map(([name, r]) => ({ name, op: r.op, shape: r.shape, ms: stat(r.times) }));
+  const total = perNode.reduce((a, b) => a + b.ms, 0);
+  const runMs = median(runs.map((r) => r.dur / 1000));
+  console.log(`${file}: ${runs.length} runs, median run ${runMs.toFixed(2)} ms, sum of per-node ${opt('stat', 'median')}s ${total.toFixed(2)} ms, ${rows.size} nodes`);
+  const group = (key: (n: (typeof perNode)[number]) => string, title: string) => {
+    const m = new Map<string, { ms: number; count: number }>();
+    for (const n of perNode) {
+      const k = key(n);
+      const g = m.get(k) ?? { ms: 0, count: 0 };
+      g.ms += n.ms;
+      g.count++;
+      m.set(k, g);
+    }
+    console.log(`\n${title} (ms/run, nodes):`);
+    for (const [k, v] of [...m].sort((a, b) => b[1].ms - a[1].ms).slice(0, top)) console.log(`  ${v.ms.toFixed(2).padStart(8)}  ${String(v.count).padStart(4)}  ${k}`);
+  };
+  if (by === 'all' || by === 'op') group((n) => n.op, 'by op type');
+  if (by === 'all' || by === 'scope') group((n) => sectionOf(n.name), 'by section');
+  if (by === 'all' || by === 'node') {
     console.log('\nby node (ms/run):');
-    for (const [name, v] of [...byNode].sort((a, b) => b[1].ms - a[1].ms).slice(0, top)) console.log(`  ${v.ms.toFixed(2).padStart(8)}  ${v.op.padEnd(20)} ${v.shape.padEnd(22)} ${name}`);
+    for (const n of perNode.sort((a, b) => b.ms - a.ms).slice(0, top)) console.log(`  ${n.ms.toFixed(2).padStart(8)}  ${n.op.padEnd(20)} ${n.shape.padEnd(22)} ${n.name}`);
   }
 }
 

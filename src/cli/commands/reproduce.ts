@@ -39,6 +39,8 @@ function resolveProtocol(o: Opts): ProtocolConfig {
   const p: ProtocolConfig = structuredClone(DEFAULT_PROTOCOL);
   if (o.tasks) p.tasks = o.tasks;
   if (o.methods) p.methods = o.methods as Method[];
+  // The built-in demo pack is a quick look (one seed, a few minutes); real data gets the SPEC's three seeds.
+  if (!o.seeds && !o.dataDir && o.data.length === 0) p.seeds = [0];
   if (o.seeds) {
     p.seeds = o.seeds.map((s) => {
       const n = Number(s);
@@ -107,7 +109,7 @@ export function registerReproduce(program: Command): void {
     .option('--data <name=file>', 'use FILE for task NAME (repeatable)', collect, [])
     .option('--tasks <a,b,...>', `tasks (default ${DEFAULT_PROTOCOL.tasks.join(',')})`, list)
     .option('--methods <a,b,...>', `methods (default ${DEFAULT_PROTOCOL.methods.join(',')})`, list)
-    .option('--seeds <a,b,...>', 'seeds (default 0,1,2)', list)
+    .option('--seeds <a,b,...>', 'seeds (default 0,1,2; 0 alone on the built-in demo pack)', list)
     .option('--shots <k>', 'few-shot transfer: k training examples per class', int('--shots', 1))
     .option('--out <dir>', 'output folder', 'stmedfm-results')
     .option('--threads <n>', 'ONNX Runtime intra-op threads', int('--threads', 1), 1)

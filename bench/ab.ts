@@ -1,0 +1,128 @@
+/**
+ * A/B timing of training-step (and inference) variants in one process: every variant's session
+ * is built first, then the variants run in alternating rounds so machine load hits all alike.
+ * Variants are engine switches applied while the graph is built and serialised.
+ *
+ *   npx tsx bench/ab.ts --part train2d|train3d|infer2d|infer3d --variants base,rowsAll [--rounds 8] [--steps 3]
+ */
+import { buildTrainingGraph } from '../src/engine/optim/train_graph.js';
+import { ForwardSession } from '../src/engine/runtime/session.js';
+import { TrainingSession } from '../src/engine/runtime/training.js';
+import { floatTensor, int64Tensor } from '../src/engine/runtime/tensors.js';
+import { STMEDFM_TINY, type TaskHead } from '../src/model/config.js';
+import { ParamStore } from '../src/model/params.js';
+import { STMedFM } from '../src/model/stmedfm.js';
+import { buildForwardGraph, buildLossGraph } from '../src/training/graphs.js';
+import { Rng } from '../src/util/rng.js';
+import { VARIANTS } from './ab_variants.js';
+
+const HEADS: TaskHead[] = [
+  { name: 'pathmnist', numClasses: 9, modality: '2d' },
+  { name: 'organmnist3d', numClasses: 11, modality: '3d' },
+];
+
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+function randomData(n: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  return Float32Array.from({ length: n }, () => rng.uniform(-1, 1));
+}
+
+type Runner = { run: () => Promise<unknown>; release: () => Promise<void> };
+
+async function trainRunner(task: string, batch: number, profile?: string): Promise<Runner> {
+  const model = new STMedFM(STMEDFM_TINY, HEADS);
+  const store = ParamStore.init(model.specs(), 0);
+  const trainable = model.trainableSpecs(task, 'full');
+  const lg = buildLossGraph(model, store, new Set(trainable.map((s) => s.name)), [{ task, batchSize: batch }]);
+  const params = [...lg.binder.trainableInputs.values()];
+  const decay = new Map(trainable.map((s) => [s.name, s.decay]));
+  const tg = buildTrainingGraph(lg.graph, { loss: lg.loss, params, decay: (p) => decay.get(p.name) ?? false });
+  const init = Object.fromEntries(params.map((p) => [p.name, Float32Array.from(store.get(p.name).data)]));
+  const session = await TrainingSession.create(tg.graph, tg.spec, init, { threads: 1, ...(profile ? { profilePrefix: profile } : {}) });
+  const names = lg.inputNames.get(task)!;
+  const shape = [batch, ...lg.graph.findInput(names.x)!.shape.slice(1)] as number[];
+  const x = floatTensor(randomData(shape.reduce((a, b) => a * b, 1), 1), shape);
+  const classes = model.head(task).numClasses;
+  const y = int64Tensor(Array.from({ length: batch }, (_, i) => i % classes), [batch]);
+  return {
+    run: () => session.step({ [names.x]: x, [names.y]: y }, { lr: 1e-3 }),
+    release: async () => {
+      if (profile) session.endProfiling();
+      await session.release();
+    },
+  };
+}
+
+async function inferRunner(task: string, batch: number, profile?: string): Promise<Runner> {
+  const model = new STMedFM(STMEDFM_TINY, HEADS);
+  const store = ParamStore.init(model.specs(), 0);
+  const { graph } = buildForwardGraph(model, store, task);
+  const session = await ForwardSession.create(graph, { threads: 1, ...(profile ? { profilePrefix: profile } : {}) });
+  const shape = [batch, ...(graph.findInput('x')!.shape.slice(1) as number[])];
+  const x = floatTensor(randomData(shape.reduce((a, b) => a * b, 1), 2), shape);
+  return {
+    run: () => session.run({ x }),
+    release: async () => {
+      if (profile) session.endProfiling();
+      await session.release();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const opt = (k: string, d: string) => {
+    const i = args.indexOf(`--${k}`);
+    return i >= 0 ? args[i + 1]! : d;
+  };
+  const part = opt('part', 'train2d');
+  const names = opt('variants', 'base').split(',');
+  const rounds = Number(opt('rounds', '8'));
+  const steps = Number(opt('steps', '3'));
+  const profile = args.includes('--profile');
+  const make = {
+    train2d: (p?: string) => trainRunner('pathmnist', 64, p),
+    train3d: (p?: string) => trainRunner('organmnist3d', 16, p),
+    infer2d: (p?: string) => inferRunner('pathmnist', 256, p),
+    infer3d: (p?: string) => inferRunner('organmnist3d', 32, p),
+  }[part];
+  if (!make) throw new Error(`unknown part ${part}`);
+  const runners: Runner[] = [];
+  for (const n of names) {
+    const v = VARIANTS[n];
+    if (!v) throw new Error(`unknown variant ${n}; have ${Object.keys(VARIANTS).join(', ')}`);
+    const restore = v();
+    try {
+      runners.push(await make(profile ? `/tmp/prof/ab-${part}-${n}` : undefined));
+    } finally {
+      restore();
+    }
+  }
+  const times: number[][] = names.map(() => []);
+  for (const r of runners) for (let i = 0; i < 2; i++) await r.run();
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < runners.length; k++) {
+      for (let s = 0; s < steps; s++) {
+        const t0 = performance.now();
+        await runners[k]!.run();
+        times[k]!.push(performance.now() - t0);
+      }
+    }
+  }
+  const base = median(times[0]!);
+  for (let k = 0; k < names.length; k++) {
+    const m = median(times[k]!);
+    console.log(`${part} ${names[k]!.padEnd(24)} median ${m.toFixed(2).padStart(8)} ms  min ${Math.min(...times[k]!).toFixed(2).padStart(8)}  ratio ${(m / base).toFixed(3)}`);
+  }
+  for (const r of runners) await r.release();
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
