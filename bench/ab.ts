@@ -3,7 +3,7 @@
  * is built first, then the variants run in alternating rounds so machine load hits all alike.
  * Variants are engine switches applied while the graph is built and serialised.
  *
- *   npx tsx bench/ab.ts --part train2d|train3d|infer2d|infer3d --variants base,rowsAll [--rounds 8] [--steps 3]
+ *   npx tsx bench/ab.ts --part train2d|train3d|infer2d|infer3d|infer2dStatic|infer3dStatic --variants base,noChunk [--rounds 8] [--steps 3] [--profile]
  */
 import { buildTrainingGraph } from '../src/engine/optim/train_graph.js';
 import { ForwardSession } from '../src/engine/runtime/session.js';
@@ -58,10 +58,11 @@ async function trainRunner(task: string, batch: number, profile?: string): Promi
   };
 }
 
-async function inferRunner(task: string, batch: number, profile?: string): Promise<Runner> {
+async function inferRunner(task: string, batch: number, profile?: string, staticBatch = false): Promise<Runner> {
   const model = new STMedFM(STMEDFM_TINY, HEADS);
   const store = ParamStore.init(model.specs(), 0);
-  const { graph } = buildForwardGraph(model, store, task);
+  // A static batch lets the forward pass be chunked (as training graphs are); Predictor's graph has a symbolic one.
+  const { graph } = staticBatch ? buildForwardGraph(model, store, task, batch) : buildForwardGraph(model, store, task);
   const session = await ForwardSession.create(graph, { threads: 1, ...(profile ? { profilePrefix: profile } : {}) });
   const shape = [batch, ...(graph.findInput('x')!.shape.slice(1) as number[])];
   const x = floatTensor(randomData(shape.reduce((a, b) => a * b, 1), 2), shape);
@@ -90,6 +91,8 @@ async function main(): Promise<void> {
     train3d: (p?: string) => trainRunner('organmnist3d', 16, p),
     infer2d: (p?: string) => inferRunner('pathmnist', 256, p),
     infer3d: (p?: string) => inferRunner('organmnist3d', 32, p),
+    infer2dStatic: (p?: string) => inferRunner('pathmnist', 256, p, true),
+    infer3dStatic: (p?: string) => inferRunner('organmnist3d', 32, p, true),
   }[part];
   if (!make) throw new Error(`unknown part ${part}`);
   const runners: Runner[] = [];
@@ -114,10 +117,15 @@ async function main(): Promise<void> {
       }
     }
   }
+  const q = (xs: number[], f: number) => [...xs].sort((a, b) => a - b)[Math.floor(f * (xs.length - 1))]!;
   const base = median(times[0]!);
+  const baseQ = q(times[0]!, 0.25);
   for (let k = 0; k < names.length; k++) {
     const m = median(times[k]!);
-    console.log(`${part} ${names[k]!.padEnd(24)} median ${m.toFixed(2).padStart(8)} ms  min ${Math.min(...times[k]!).toFixed(2).padStart(8)}  ratio ${(m / base).toFixed(3)}`);
+    const lo = q(times[k]!, 0.25);
+    console.log(
+      `${part} ${names[k]!.padEnd(24)} median ${m.toFixed(2).padStart(8)} ms (${(m / base).toFixed(3)})  q25 ${lo.toFixed(2).padStart(8)} (${(lo / baseQ).toFixed(3)})  min ${Math.min(...times[k]!).toFixed(2).padStart(8)}`,
+    );
   }
   for (const r of runners) await r.release();
 }

@@ -1,5 +1,9 @@
-/** Named engine switches for bench/ab.ts: each applies its settings and returns an undo. */
+/**
+ * Named engine and model switches for bench/ab.ts. Each applies its settings (read while graphs
+ * are built and serialised) and returns an undo. `base` is the shipped default.
+ */
 import { convLowering } from '../src/engine/ops/conv/lower.js';
+import { type ChunkSite, chunkBudget } from '../src/model/layers.js';
 
 type Variant = () => () => void;
 
@@ -11,10 +15,31 @@ function withConv(patch: Partial<typeof convLowering>): Variant {
   };
 }
 
+function withBudget(b: Partial<Record<ChunkSite, number>>): Variant {
+  return () => {
+    const saved = { ...chunkBudget };
+    Object.assign(chunkBudget, b);
+    return () => Object.assign(chunkBudget, saved);
+  };
+}
+
+/** Values per sample of the largest chunked activations of STMedFM-Tiny. */
+const STEM = { '2d': 32 * 28 * 28, '3d': 16 * 28 * 28 * 28 };
+const BLOCK = { '2d': 49 * 256, '3d': 4 * 343 * 343 };
+
 export const VARIANTS: Record<string, Variant> = {
   base: () => () => {},
-  rowsFwd: withConv({ patchConv: 'rows' }),
-  rowsBwdX: withConv({ patchConvTranspose: 'rows' }),
-  rowsW: withConv({ patchWeightGrad: 'rows' }),
-  rowsAll: withConv({ patchConv: 'rows', patchConvTranspose: 'rows', patchWeightGrad: 'rows' }),
+  // Conv lowerings (the defaults as of these measurements: rows for trained patchify convs,
+  // im2col for the trained first conv, the ONNX Conv for constant weights, 3-D patchify as 2-D).
+  patchOnnx: withConv({ patchConv: 'onnx', patchConvTranspose: 'onnx', patchWeightGrad: 'conv' }),
+  patchRowsFwd: withConv({ patchConv: 'rows' }),
+  convOnnx: withConv({ conv: 'onnx' }),
+  convIm2col: withConv({ conv: 'im2col' }),
+  no3dAs2d: withConv({ patch3dAs2d: false }),
+  // Chunking of the training forward pass.
+  noChunk: withBudget({ stem: Infinity, block: Infinity }),
+  stemOnly: withBudget({ block: Infinity }),
+  blockOnly: withBudget({ stem: Infinity }),
 };
+for (const n of [4, 8, 16, 32]) VARIANTS[`chunk2d_${n}`] = withBudget({ stem: n * STEM['2d'], block: n * BLOCK['2d'] });
+for (const n of [1, 2, 4]) VARIANTS[`chunk3d_${n}`] = withBudget({ stem: n * STEM['3d'], block: n * BLOCK['3d'] });

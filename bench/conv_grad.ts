@@ -85,12 +85,12 @@ function build(s: Shape, part: Part): { graph: Graph; inputs: Value[] } {
 
 /** Whether the default `convLowering` emits the same formulation as this variant. */
 function isDefault(s: Shape, v: Variant): boolean {
-  const S = s.x.length - 2;
   const patch = s.opts.strides !== undefined;
   const d = convLowering;
   if (v.part === 'layer') return v.label === 'defaults';
-  if (v.part === 'forward') return v.lowering.patchConv === (d.patchConv === 'auto' ? 'onnx' : d.patchConv);
-  if (v.part === 'dX') return v.lowering.patchConvTranspose === (d.patchConvTranspose === 'auto' ? (S === 3 ? 'rows' : 'onnx') : d.patchConvTranspose);
+  // The benchmark's weights are graph inputs, where 'auto' means patch rows.
+  if (v.part === 'forward') return v.lowering.patchConv === (d.patchConv === 'auto' ? 'rows' : d.patchConv);
+  if (v.part === 'dX') return v.lowering.patchConvTranspose === (d.patchConvTranspose === 'auto' ? 'rows' : d.patchConvTranspose);
   if (patch && d.patchWeightGrad !== 'general') {
     return v.lowering.patchWeightGrad === d.patchWeightGrad || (v.lowering.patchWeightGrad === 'general' && v.lowering.weightGrad === d.patchWeightGrad);
   }

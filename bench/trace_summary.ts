@@ -4,7 +4,7 @@
  * times are the median over the kept runs (`--stat mean` for means), which resists the spikes a
  * shared machine adds.
  *
- *   npx tsx bench/trace_summary.ts TRACE.json [--skip 3] [--top 40] [--by op|scope|node|all] [--stat median|mean]
+ *   npx tsx bench/trace_summary.ts TRACE.json [--skip 3] [--top 40] [--by op|scope|scope-op|node|all] [--stat median|mean]
  */
 import { readFileSync } from 'node:fs';
 
@@ -44,7 +44,7 @@ function main(): void {
     return i >= 0 ? args[i + 1]! : d;
   };
   const file = args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
-  if (!file) throw new Error('usage: trace_summary.ts TRACE.json [--skip N] [--top N] [--by op|scope|node|all] [--stat median|mean]');
+  if (!file) throw new Error('usage: trace_summary.ts TRACE.json [--skip N] [--top N] [--by op|scope|scope-op|node|all] [--stat median|mean]');
   const skip = Number(opt('skip', '3'));
   const top = Number(opt('top', '40'));
   const by = opt('by', 'all');
@@ -83,6 +83,7 @@ function main(): void {
   };
   if (by === 'all' || by === 'op') group((n) => n.op, 'by op type');
   if (by === 'all' || by === 'scope') group((n) => sectionOf(n.name), 'by section');
+  if (by === 'all' || by === 'scope-op') group((n) => `${sectionOf(n.name).replace(/\.\d+$/, '')} ${n.op} ${n.shape.split(' ')[0]!.replace(/^\[\d+,/, '[.,')}`, 'by section, op and output shape (batch dim dropped)');
   if (by === 'all' || by === 'node') {
     console.log('\nby node (ms/run):');
     for (const n of perNode.sort((a, b) => b.ms - a.ms).slice(0, top)) console.log(`  ${n.ms.toFixed(2).padStart(8)}  ${n.op.padEnd(20)} ${n.shape.padEnd(22)} ${n.name}`);

@@ -8,7 +8,7 @@
 import { GraphBuildError } from './ir/errors.js';
 import type { Node, Value } from './ir/graph.js';
 import { formatShape, numel, sameShape, staticShape } from './ir/shape.js';
-import { add } from './ops/binary.js';
+import { sum } from './ops/binary.js';
 import { reshape } from './ops/shape_ops.js';
 
 export function grad(loss: Value, wrt: readonly Value[]): Value[] {
@@ -38,17 +38,31 @@ export function grad(loss: Value, wrt: readonly Value[]): Value[] {
     for (const x of n.inputs) if (depends.has(x)) wanted.add(x);
   }
 
-  const grads = new Map<Value, Value>();
+  // Contributions are collected and summed when the gradient is first read: one Sum node for a
+  // wide fan-out (a weight used by many chunks of a batch) instead of a chain of Adds.
+  const parts = new Map<Value, Value[]>();
+  const summed = new Map<Value, Value>();
   const accumulate = (v: Value, d: Value) => {
-    const prev = grads.get(v);
-    grads.set(v, prev ? add(prev, d) : d);
+    if (summed.has(v)) throw new GraphBuildError(`grad: a gradient contribution to ${v} arrived after its gradient was used`);
+    const ps = parts.get(v);
+    if (ps) ps.push(d);
+    else parts.set(v, [d]);
   };
-  grads.set(loss, ls.length === 0 ? g.scalar(1) : reshape(g.scalar(1), ls));
+  const gradOf = (v: Value): Value | undefined => {
+    let s = summed.get(v);
+    if (s) return s;
+    const ps = parts.get(v);
+    if (!ps) return undefined;
+    s = sum(ps);
+    summed.set(v, s);
+    return s;
+  };
+  parts.set(loss, [ls.length === 0 ? g.scalar(1) : reshape(g.scalar(1), ls)]);
 
   for (let i = g.nodes.length - 1; i >= 0; i--) {
     const node = g.nodes[i]!;
     if (!onPath.has(node)) continue;
-    const outGrads = node.outputs.map((o) => grads.get(o));
+    const outGrads = node.outputs.map(gradOf);
     if (outGrads.every((d) => d === undefined)) continue;
     const rule = node.op.vjp;
     if (!rule) throw new GraphBuildError(`grad: op ${node.op.type} (node ${node.name}) has no gradient rule`);
@@ -68,7 +82,7 @@ export function grad(loss: Value, wrt: readonly Value[]): Value[] {
   }
 
   return wrt.map((w) => {
-    const d = grads.get(w);
+    const d = gradOf(w);
     if (d) return d;
     // The loss does not depend on w: its gradient is an explicit zero.
     return g.constant({ dtype: 'float', shape: staticShape(w.shape, 'grad'), data: new Float64Array(numel(staticShape(w.shape, 'grad'))) }, `zero_grad_${w.name}`);

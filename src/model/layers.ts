@@ -60,3 +60,35 @@ export function conv(ctx: BuildContext, name: string, x: Value, opts: { stride: 
 export function layerNorm(ctx: BuildContext, name: string, x: Value, eps: number): Value {
   return op.layerNorm(x, ctx.param(`${name}.weight`), ctx.param(`${name}.bias`), { axis: -1, epsilon: eps });
 }
+
+// ---- execution ----
+
+/**
+ * Activation budget (in values) of one chunk of the per-sample parts of the forward pass, per
+ * site. ONNX Runtime runs one op at a time over whole tensors, so a chain of memory-bound ops over
+ * a large activation streams it through DRAM once per op; the same chain over a chunk of samples
+ * that fits in cache runs much faster. Measured on a whole training step (bench/ab.ts, 1 thread,
+ * against no chunking): 3-D (batch 16, 1-sample chunks) ~17% faster, 2-D (batch 64, chunks of 16)
+ * ~5%. Only static batch dims are chunked (training graphs; an inference graph's batch is
+ * symbolic); the math, and every gradient, is unchanged. Weight gradients are summed over the
+ * chunks by autodiff (one Sum node per weight).
+ */
+export const chunkBudget: Record<ChunkSite, number> = { stem: 2 ** 19, block: 2 ** 18 };
+
+/** Where the forward pass is chunked: the conv stem, or whole transformer blocks. */
+export type ChunkSite = 'stem' | 'block';
+
+/**
+ * fn over chunks of the batch (dim 0 of every input) sized so that `perSample` values per sample
+ * fit `chunkBudget`, results concatenated on dim 0. fn must treat samples independently.
+ */
+export function inChunks(site: ChunkSite, xs: readonly Value[], perSample: number, fn: (xs: Value[]) => Value): Value {
+  const n = xs[0]!.shape[0];
+  const size = Math.max(1, Math.floor(chunkBudget[site] / perSample));
+  if (typeof n !== 'number' || size >= n) return fn([...xs]);
+  // As few chunks as the budget allows, of equal sizes (up to one sample).
+  const count = Math.ceil(n / size);
+  const sizes = Array.from({ length: count }, (_, i) => Math.floor((n * (i + 1)) / count) - Math.floor((n * i) / count));
+  const parts = xs.map((x) => op.split(x, sizes, 0));
+  return op.concat(sizes.map((_, i) => fn(parts.map((p) => p[i]!))), 0);
+}

@@ -7,7 +7,7 @@ import { ModelError } from './errors.js';
 import type { Value } from '../engine/ir/graph.js';
 import * as op from '../engine/ops/index.js';
 import { type ModelConfig, type Modality, type TaskHead, tokensPerSample, validateConfig } from './config.js';
-import { type BuildContext, conv, convSpecs, layerNorm, layerNormSpecs, linear, linearSpecs } from './layers.js';
+import { type BuildContext, conv, convSpecs, inChunks, layerNorm, layerNormSpecs, linear, linearSpecs } from './layers.js';
 import { type ParamSpec, numelOf } from './params.js';
 import { type PeftConfig, adapterSlots, loraScale, validatePeft } from './peft.js';
 
@@ -156,10 +156,14 @@ export class STMedFM {
     if (x.rank !== rank + 2 || expected.some((d, i) => x.shape[i + 1] !== d)) {
       throw new Error(`${p}: expected input [batch,${expected.join(',')}], got [${x.shape.join(',')}]`);
     }
+    // The stem's first activation is its largest: [B, hidden, ...spatial].
+    const perSample = s.hidden * expected.slice(1).reduce((a, b) => a * b, 1);
     return ctx.graph.scope(p, () => {
-      let h = op.gelu(conv(ctx, `${p}.c1`, x, { stride: 1, pad: 1 }));
-      h = conv(ctx, `${p}.c2`, h, { stride: s.patch, pad: 0 }); // [B, dim, t, t(, t)]
-      h = op.transpose(op.reshape(h, [0, c.dim, -1]), [0, 2, 1]); // flatten(2).transpose(1, 2)
+      let h = inChunks('stem', [x], perSample, ([xc]) => {
+        const h1 = op.gelu(conv(ctx, `${p}.c1`, xc!, { stride: 1, pad: 1 }));
+        const h2 = conv(ctx, `${p}.c2`, h1, { stride: s.patch, pad: 0 }); // [B, dim, t, t(, t)]
+        return op.transpose(op.reshape(h2, [0, c.dim, -1]), [0, 2, 1]); // flatten(2).transpose(1, 2)
+      });
       h = op.add(h, ctx.param(`${p}.pos`));
       return layerNorm(ctx, `${p}.ln`, h, c.lnEps);
     });
@@ -187,21 +191,25 @@ export class STMedFM {
     const qkv = this.peftLinear(ctx, `${b}.qkv`, x); // [B, T, 3*dim]
     const toHeads = (t: Value) => op.transpose(op.reshape(t, [0, 0, heads, dh]), [0, 2, 1, 3]); // [B, H, T, dh]
     const [q, k, v] = op.split(qkv, [dim, dim, dim], -1).map(toHeads) as [Value, Value, Value];
-    const scores = op.mul(op.matmul(q, op.transpose(k, [0, 1, 3, 2])), 1 / Math.sqrt(dh));
-    const ctxv = op.matmul(op.softmax(scores, -1), v); // [B, H, T, dh]
+    const ctxv = op.attention(q, k, v, 1 / Math.sqrt(dh)); // softmax(q k^T / sqrt(dh)) v: [B, H, T, dh]
     const merged = op.reshape(op.transpose(ctxv, [0, 2, 1, 3]), [0, 0, dim]);
     return this.peftLinear(ctx, `${b}.proj`, merged);
   }
 
   block(ctx: BuildContext, i: number, x: Value): Value {
     const b = `blocks.${i}`;
+    const { heads, mlpHidden } = this.config;
+    const T = x.shape[1] as number;
+    // The largest per-sample activations of a block: attention weights [H, T, T], MLP hidden [T, mlp].
+    return ctx.graph.scope(b, () => inChunks('block', [x], Math.max(heads * T * T, T * mlpHidden), ([xc]) => this.blockBody(ctx, b, xc!)));
+  }
+
+  private blockBody(ctx: BuildContext, b: string, x: Value): Value {
     const eps = this.config.lnEps;
-    return ctx.graph.scope(b, () => {
-      const a = this.adapter(ctx, `${b}.ad1`, this.attention(ctx, b, layerNorm(ctx, `${b}.ln1`, x, eps)));
-      const h = op.add(x, a);
-      const mlp = this.peftLinear(ctx, `${b}.fc2`, op.gelu(this.peftLinear(ctx, `${b}.fc1`, layerNorm(ctx, `${b}.ln2`, h, eps))));
-      return op.add(h, this.adapter(ctx, `${b}.ad2`, mlp));
-    });
+    const a = this.adapter(ctx, `${b}.ad1`, this.attention(ctx, b, layerNorm(ctx, `${b}.ln1`, x, eps)));
+    const h = op.add(x, a);
+    const mlp = this.peftLinear(ctx, `${b}.fc2`, op.gelu(this.peftLinear(ctx, `${b}.fc1`, layerNorm(ctx, `${b}.ln2`, h, eps))));
+    return op.add(h, this.adapter(ctx, `${b}.ad2`, mlp));
   }
 
   /** Tokens [B, T, dim] -> pooled features [B, dim]. */

@@ -81,7 +81,8 @@ export function buildLossGraph(model: STMedFM, store: ParamStore, trainable: Rea
 export function buildForwardGraph(model: STMedFM, store: ParamStore, task: string, batch: number | string = 'batch'): { graph: Graph; input: string } {
   const graph = new Graph(`stmedfm_${task}`);
   const binder = new ParamBinder(graph, store);
-  const x = graph.input('x', 'float', [batch, ...inputShape(model, model.head(task).modality)]);
+  const m = model.head(task).modality;
+  const x = graph.input('x', 'float', [batch, ...inputShape(model, m)]);
   const logits = model.logits(binder, x, task);
   graph.output('logits', logits);
   graph.output('probabilities', op.softmax(logits, -1));

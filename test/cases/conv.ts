@@ -28,6 +28,19 @@ function weightGradCase(name: string, x: number[], dy: number[], kernel: number[
   };
 }
 
+/** Second order through the fused weight + bias gradient (both outputs reach the loss). */
+function paramGradsCase(name: string, x: number[], dy: number[], kernel: number[], opts: ConvOptions): GradCase {
+  return {
+    op: 'ConvWeightGrad',
+    name: `${name}, with bias output`,
+    inputs: [{ name: 'x', shape: x }, { name: 'dy', shape: dy }],
+    build: (_g, [xv, dyv]) => {
+      const [dw, db] = op.convParamGrads(xv!, dyv!, kernel, opts);
+      return op.concat([op.reshape(dw, [-1]), op.mul(db, db)], 0);
+    },
+  };
+}
+
 /** Two convs with a square between them: the second conv's dX feeds the first conv's dW. */
 function chainedCase(): GradCase {
   return {
@@ -77,4 +90,6 @@ export const convCases: GradCase[] = [
   weightGradCase('2D patchify k=s=2', [2, 2, 4, 4], [2, 3, 2, 2], [2, 2], { strides: 2 }),
   weightGradCase('3D patchify k=s=[1,2,3]', [2, 2, 3, 4, 6], [2, 2, 3, 2, 2], [1, 2, 3], { strides: [1, 2, 3] }),
   weightGradCase('1D k2 dilation 2 pads [0,1]', [2, 2, 6], [2, 2, 5], [2], { dilations: 2, pads: [0, 1] }),
+  paramGradsCase('2D k3 s1 p1', [2, 2, 4, 4], [2, 3, 4, 4], [3, 3], { pads: 1 }),
+  paramGradsCase('3D patchify k=s=2', [1, 2, 4, 2, 2], [1, 2, 2, 1, 1], [2, 2, 2], { strides: 2 }),
 ];

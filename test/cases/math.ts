@@ -72,6 +72,26 @@ const binaryCases: GradCase[] = [
   },
   { op: 'Max', name: 'tie max(a, a)', inputs: [f('a', [4])], build: (_g, [a]) => op.max2(a!, a!) },
   {
+    op: 'Mean',
+    name: 'three inputs, broadcast [2,3] / [3] / scalar',
+    inputs: [f('a', [2, 3]), f('b', [3])],
+    build: (_g, [a, b]) => op.mean(a!, b!, 0.7),
+  },
+  { op: 'Mean', name: 'same input twice', inputs: [f('a', [4])], build: (_g, [a]) => op.mean(a!, a!) },
+  {
+    op: 'Sum',
+    name: 'four inputs, broadcast [2,3] / [3] / [2,1] / [2,3]',
+    inputs: [f('a', [2, 3]), f('b', [3]), f('c', [2, 1])],
+    build: (_g, [a, b, c]) => op.sum([a!, b!, c!, op.mul(a!, a!)]),
+  },
+  {
+    // Autodiff sums a wide fan-out with one Sum node: x feeds five consumers.
+    op: 'Sum',
+    name: 'fan-out of 5 accumulated by autodiff',
+    inputs: [f('x', [3])],
+    build: (_g, [x]) => op.concat([op.exp(x!), op.mul(x!, x!), op.tanh(x!), op.sigmoid(x!), op.mul(x!, 3)], 0),
+  },
+  {
     op: 'Min',
     name: 'broadcast [2,1] vs [2,3]',
     inputs: [f('a', [2, 1]), f('b', [2, 3])],
@@ -104,6 +124,37 @@ for (const [name, fn] of [
     { op: name, name: '[3,2] axis 0', inputs: [f('x', [3, 2])], build: (_g, [x]) => fn(x!, 0) },
   );
 }
+
+const attentionCases: GradCase[] = [
+  {
+    op: 'ScaledDotProductAttention',
+    name: 'heads [2,2,5,3], 4 keys, dv 2, scale 0.6',
+    inputs: [f('q', [2, 2, 5, 3]), f('k', [2, 2, 4, 3]), f('v', [2, 2, 4, 2])],
+    build: (_g, [q, k, v]) => op.attention(q!, k!, v!, 0.6),
+  },
+  {
+    op: 'ScaledDotProductAttention',
+    name: 'rank 3, self-attention (q = k = v)',
+    inputs: [f('x', [2, 4, 3])],
+    build: (_g, [x]) => op.attention(x!, x!, x!, 1 / Math.sqrt(3)),
+  },
+  {
+    // The weights as an output too: both gradient paths reach dS.
+    op: 'ScaledDotProductAttention',
+    name: 'Y and P both used',
+    inputs: [f('q', [2, 3, 2]), f('k', [2, 4, 2]), f('v', [2, 4, 3])],
+    build: (_g, [q, k, v]) => {
+      const [y, p] = op.attentionWithWeights(q!, k!, v!, 0.9);
+      return op.concat([y, p], -1);
+    },
+  },
+  {
+    op: 'ScaledDotProductAttention',
+    name: 'P only (zero gradient for v)',
+    inputs: [f('q', [1, 3, 2]), f('k', [1, 3, 2]), f('v', [1, 3, 2])],
+    build: (_g, [q, k, v]) => op.attentionWithWeights(q!, k!, v!, 1.3)[1],
+  },
+];
 
 const layerNormCases: GradCase[] = [
   {
@@ -171,4 +222,4 @@ const lossCases: GradCase[] = [
   },
 ];
 
-export const mathCases: GradCase[] = [...unaryCases, ...binaryCases, ...reduceCases, ...softmaxCases, ...layerNormCases, ...lossCases];
+export const mathCases: GradCase[] = [...unaryCases, ...binaryCases, ...reduceCases, ...softmaxCases, ...attentionCases, ...layerNormCases, ...lossCases];

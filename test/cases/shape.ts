@@ -151,6 +151,13 @@ const matmulCases: GradCase[] = [
     inputs: [{ name: 'q', shape: [2, 3, 4] }, { name: 'k', shape: [2, 3, 4] }],
     build: (_g, [q, k]) => op.matmul(q!, op.transpose(k!, [0, 2, 1])),
   },
+  {
+    // The shared-weight gradient transposes the narrower of a and g: here g (N = 2 < K = 5).
+    op: 'MatMul',
+    name: '[2,2,3,5]@[5,2] (rank 4 a, narrow output)',
+    inputs: [{ name: 'a', shape: [2, 2, 3, 5] }, { name: 'b', shape: [5, 2] }],
+    build: (_g, [a, b]) => op.matmul(a!, b!),
+  },
   { op: 'MatMul', name: 'x@x [3,3] (fan-out)', inputs: [{ name: 'x', shape: [3, 3] }], build: (_g, [x]) => op.matmul(x!, x!) },
 ];
 

@@ -13,6 +13,8 @@ import {
   convTranspose,
   convWeightGrad,
 } from '../../src/engine/ops/conv.js';
+import { readOnnxModel } from '../../src/engine/onnx/inspect.js';
+import { toOnnxModel } from '../../src/engine/onnx/serialize.js';
 import { reduceSum } from '../../src/engine/ops/reduce.js';
 import { ForwardSession } from '../../src/engine/runtime/session.js';
 import { ORT_F32_TOLERANCE, checkOnOrt } from '../../src/engine/testing/ortcheck.js';
@@ -228,9 +230,9 @@ describe('build-time errors', () => {
 describe('every ONNX lowering formulation agrees with the interpreter on ONNX Runtime', () => {
   // The default formulations run in ortcheck.test.ts; these are the alternatives the benchmark compares.
   const variants: Partial<typeof convLowering>[] = [
-    { weightGrad: 'gemm', patchWeightGrad: 'rows', patchConv: 'rows', patchConvTranspose: 'onnx' },
-    { weightGrad: 'conv', patchWeightGrad: 'general', patchConv: 'onnx', patchConvTranspose: 'rows' },
-    { weightGrad: 'batched', patchWeightGrad: 'conv', patchConv: 'rows', patchConvTranspose: 'rows' },
+    { conv: 'onnx', weightGrad: 'gemm', patchWeightGrad: 'rows', patchConv: 'rows', patchConvTranspose: 'onnx' },
+    { conv: 'im2col', weightGrad: 'conv', patchWeightGrad: 'general', patchConv: 'onnx', patchConvTranspose: 'rows' },
+    { conv: 'onnx', weightGrad: 'batched', patchWeightGrad: 'conv', patchConv: 'rows', patchConvTranspose: 'rows' },
   ];
   for (const v of variants) {
     it(JSON.stringify(v), async () => {
@@ -246,6 +248,29 @@ describe('every ONNX lowering formulation agrees with the interpreter on ONNX Ru
       }
     });
   }
+
+  it('frozen weights: a 3-D patchify Conv runs as a 2-D Conv, the 3x3x3 Conv as the ONNX op, with a symbolic batch', async () => {
+    const rng = new Rng(7);
+    const g = new Graph('frozen');
+    const x = g.input('x', 'float', ['batch', 2, 4, 6, 4]);
+    const w1 = g.constant(random([3, 2, 3, 3, 3], rng), 'w1');
+    const b1 = g.constant(random([3], rng), 'b1');
+    const w2 = g.constant(random([5, 3, 2, 3, 2], rng), 'w2');
+    const b2 = g.constant(random([5], rng), 'b2');
+    const y = conv(conv(x, w1, b1, { pads: 1 }), w2, b2, { strides: [2, 3, 2] });
+    g.output('y', y);
+    // Two Conv nodes; the 3-D patchify one is wrapped in the two block moves of its 2-D form.
+    const types = readOnnxModel(toOnnxModel(g)).nodes.map((n) => n.opType);
+    expect(types.filter((t) => t === 'Conv')).toHaveLength(2);
+    expect(types.filter((t) => t === 'Transpose')).toHaveLength(2);
+    const feeds = { x: random([3, 2, 4, 6, 4], rng) };
+    const want = interpret(g, feeds, [y])[0]!;
+    const session = await ForwardSession.create(g);
+    const got = await session.runHost(feeds);
+    await session.release();
+    expect(got.y!.shape).toEqual([3, 5, 2, 2, 2]);
+    got.y!.data.forEach((v, i) => expect(v).toBeCloseTo(want.data[i]!, 4));
+  });
 
   it('a symbolic batch dim survives every patchify lowering', async () => {
     const saved = { ...convLowering };

@@ -66,6 +66,40 @@ export const NegOp: OpDef<NoAttrs> = defineOp<NoAttrs>({
   vjp: ({ grads: [g] }) => [() => neg(g!)],
 });
 
+/**
+ * Elementwise mean of two or more inputs with broadcasting (ONNX Mean): one pass over the data
+ * where (a + b) * 0.5 takes two, which matters on feature-map-sized tensors.
+ */
+export const MeanOp: OpDef<NoAttrs> = defineOp<NoAttrs>({
+  type: 'Mean',
+  minOpset: 13,
+  infer: (inputs) => {
+    if (inputs.length < 2) throw new GraphBuildError(`Mean: needs at least two inputs, got ${inputs.length}`);
+    const dt = inputs[0]!.dtype;
+    if (dt !== 'float' || inputs.some((x) => x.dtype !== dt)) throw new GraphBuildError(`Mean: inputs must all be float, got ${inputs.join(', ')}`);
+    return [{ dtype: dt, shape: broadcastShapes('Mean', inputs.map((x) => x.shape)) }];
+  },
+  evaluate: (inputs) => [mapN(inputs, (...xs) => xs.reduce((a, b) => a + b, 0) / xs.length)],
+  vjp: ({ inputs, grads: [g] }) => {
+    let share: Value | undefined;
+    return inputs.map((x) => () => sumTo((share ??= mul(g!, 1 / inputs.length)), x.shape));
+  },
+});
+
+/** Elementwise sum of two or more inputs with broadcasting (ONNX Sum): one node for a whole fan-in. */
+export const SumOp: OpDef<NoAttrs> = defineOp<NoAttrs>({
+  type: 'Sum',
+  minOpset: 13,
+  infer: (inputs) => {
+    if (inputs.length < 2) throw new GraphBuildError(`Sum: needs at least two inputs, got ${inputs.length}`);
+    const dt = inputs[0]!.dtype;
+    if (dt !== 'float' || inputs.some((x) => x.dtype !== dt)) throw new GraphBuildError(`Sum: inputs must all be float, got ${inputs.join(', ')}`);
+    return [{ dtype: dt, shape: broadcastShapes('Sum', inputs.map((x) => x.shape)) }];
+  },
+  evaluate: (inputs) => [mapN(inputs, (...xs) => xs.reduce((a, b) => a + b, 0))],
+  vjp: ({ inputs, grads: [g] }) => inputs.map((x) => () => sumTo(g!, x.shape)),
+});
+
 const apply2 = (op: OpDef<NoAttrs>, a: Operand, b: Operand): Value => {
   const [x, y] = operands(a, b, op.type);
   return x.graph.apply(op, [x, y], {})[0]!;
@@ -76,6 +110,20 @@ export const sub = (a: Operand, b: Operand): Value => apply2(SubOp, a, b);
 export const mul = (a: Operand, b: Operand): Value => apply2(MulOp, a, b);
 export const div = (a: Operand, b: Operand): Value => apply2(DivOp, a, b);
 export const neg = (x: Value): Value => x.graph.apply(NegOp, [x], {})[0]!;
+/** Elementwise a + b + ... of graph values: Add for two, one Sum node for more. */
+export function sum(xs: readonly Value[]): Value {
+  if (xs.length === 0) throw new GraphBuildError('Sum: needs at least one operand');
+  if (xs.length === 1) return xs[0]!;
+  if (xs.length === 2) return add(xs[0]!, xs[1]!);
+  return xs[0]!.graph.apply(SumOp, xs, {})[0]!;
+}
+
+/** Elementwise mean (a + b + ...) / n of graph values (JS numbers become scalars). */
+export function mean(...xs: Operand[]): Value {
+  const v = xs.find((x): x is Value => typeof x !== 'number');
+  if (!v || xs.length < 2) throw new GraphBuildError('Mean: needs at least two operands, one of them a graph value');
+  return v.graph.apply(MeanOp, xs.map((x) => (typeof x === 'number' ? v.graph.scalar(x, v.dtype) : x)), {})[0]!;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Power, selection, comparisons, casts, elementwise max/min.

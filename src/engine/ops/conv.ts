@@ -6,9 +6,10 @@ export {
   conv,
   convTranspose,
   convWeightGrad,
+  convParamGrads,
   type ConvAttrs,
   type ConvTransposeAttrs,
   type ConvWeightGradAttrs,
 } from './conv/ops.js';
 export type { ConvGeometry, ConvOptions, ConvTransposeOptions } from './conv/geometry.js';
-export { convLowering, type WeightGradLowering, type PatchWeightGradLowering, type PatchForwardLowering } from './conv/lower.js';
+export { convLowering, type ForwardLowering, type WeightGradLowering, type PatchWeightGradLowering, type PatchForwardLowering } from './conv/lower.js';

@@ -5,6 +5,7 @@ export * from './reduce.js';
 export * from './shape_ops.js';
 export * from './matmul.js';
 export * from './softmax.js';
+export * from './attention.js';
 export * from './layernorm.js';
 export * from './losses.js';
 export * from './conv.js';

@@ -25,11 +25,42 @@ function fromKernelMajor(e: Emitter, src: string, O: number, C: number, kernel: 
 }
 
 /**
- * Pads x once, takes one strided Slice per kernel offset and concatenates them into columns.
- * 'batched' keeps the batch: cols [N, (k,c), P] . dy^T [N, P, O], summed over N.
- * 'gemm' folds it into the contraction: dy [O, N*P] . cols [(k,c), N*P]^T (x transposed first).
+ * im2col: pads x once, takes one strided Slice per kernel offset and concatenates them on `axis`
+ * (x's channel axis, or 0 when x was transposed to [C, N, ...]): columns in kernel-major order
+ * (k, c), plus a plane of ones last when `ones` (a bias row for the MatMul that consumes them).
+ * The forward im2col Conv and the weight gradient emit exactly the same nodes for the same x, so
+ * ONNX Runtime's common-subexpression elimination builds the columns once for both.
  */
-export function im2colWeightGrad(e: Emitter, x: Value, dy: Value, kernel: readonly number[], g: ConvGeometry, layout: 'gemm' | 'batched'): void {
+function columns(e: Emitter, src: string, inSp: readonly number[], outSp: readonly number[], kernel: readonly number[], g: ConvGeometry, axis: number, ones?: number): string {
+  const S = kernel.length;
+  const ctx = e.ctx;
+  // End padding only as far as the last window reaches.
+  const ends = inSp.map((n, d) =>
+    Math.max(0, Math.min(g.pads[S + d]!, (outSp[d]! - 1) * g.strides[d]! + kernelExtent(kernel[d]!, g.dilations[d]!) - g.pads[d]! - n)),
+  );
+  let padded = src;
+  if (g.pads.slice(0, S).some((p) => p > 0) || ends.some((p) => p > 0)) {
+    padded = e.op('Pad', [src, ctx.int64([0, 0, ...g.pads.slice(0, S), 0, 0, ...ends])]);
+  }
+  const axes = ctx.int64(Array.from({ length: S }, (_, d) => d + 2));
+  const steps = ctx.int64(g.strides);
+  const slices: string[] = [];
+  for (let kf = 0; kf < numel(kernel); kf++) {
+    const starts = kernelCoords(kf, kernel).map((k, d) => k * g.dilations[d]!);
+    const stops = starts.map((s, d) => s + (outSp[d]! - 1) * g.strides[d]! + 1);
+    slices.push(e.op('Slice', [padded, ctx.int64(starts), ctx.int64(stops), axes, steps]));
+  }
+  if (ones !== undefined) slices.push(e.op('Expand', [ctx.float([1], []), ctx.int64([ones, 1, ...outSp])]));
+  return slices.length === 1 ? slices[0]! : e.op('Concat', slices, [int('axis', axis)]);
+}
+
+/**
+ * General weight gradient by im2col + MatMul.
+ * 'batched' keeps the batch: cols [N, (k,c), P] . dy^T [N, P, O], summed over N; with `biasOut`
+ * the columns get a row of ones and the same product yields the bias gradient sum_p dy.
+ * 'gemm' folds the batch into the contraction: dy [O, N*P] . cols [(k,c), N*P]^T (x transposed first).
+ */
+export function im2colWeightGrad(e: Emitter, x: Value, dy: Value, kernel: readonly number[], g: ConvGeometry, layout: 'gemm' | 'batched', biasOut?: string): void {
   const S = kernel.length;
   const C = x.shape[1] as number;
   const O = dy.shape[1] as number;
@@ -39,34 +70,45 @@ export function im2colWeightGrad(e: Emitter, x: Value, dy: Value, kernel: readon
   const K = numel(kernel);
   const ctx = e.ctx;
   const swap = [1, 0, ...Array.from({ length: S }, (_, d) => d + 2)];
-  let src = ctx.inputs[0]!;
-  if (layout === 'gemm') src = e.transpose(src, x.shape, swap);
-  // End padding only as far as the last window reaches.
-  const ends = inSp.map((n, d) =>
-    Math.max(0, Math.min(g.pads[S + d]!, (outSp[d]! - 1) * g.strides[d]! + kernelExtent(kernel[d]!, g.dilations[d]!) - g.pads[d]! - n)),
-  );
-  if (g.pads.slice(0, S).some((p) => p > 0) || ends.some((p) => p > 0)) {
-    src = e.op('Pad', [src, ctx.int64([0, 0, ...g.pads.slice(0, S), 0, 0, ...ends])]);
-  }
-  const axes = ctx.int64(Array.from({ length: S }, (_, d) => d + 2));
-  const steps = ctx.int64(g.strides);
-  const slices: string[] = [];
-  for (let kf = 0; kf < K; kf++) {
-    const starts = kernelCoords(kf, kernel).map((k, d) => k * g.dilations[d]!);
-    const stops = starts.map((s, d) => s + (outSp[d]! - 1) * g.strides[d]! + 1);
-    slices.push(e.op('Slice', [src, ctx.int64(starts), ctx.int64(stops), axes, steps]));
-  }
-  const stack = (axis: number) => (K === 1 ? slices[0]! : e.op('Concat', slices, [int('axis', axis)]));
   if (layout === 'gemm') {
-    const cols = e.reshape(stack(0), [K * C, -1]);
+    if (biasOut !== undefined) throw new Error('im2colWeightGrad: the bias row needs the batched layout');
+    const cols = e.reshape(columns(e, e.transpose(ctx.inputs[0]!, x.shape, swap), inSp, outSp, kernel, g, 0), [K * C, -1]);
     const dyT = e.reshape(e.transpose(ctx.inputs[1]!, dy.shape, swap), [O, -1]);
     fromKernelMajor(e, e.op('Gemm', [dyT, cols], [int('transB', 1)]), O, C, kernel);
     return;
   }
-  const cols = e.reshape(stack(1), [0, K * C, P]);
+  const N = x.shape[0];
+  if (biasOut !== undefined && typeof N !== 'number') throw new Error('im2colWeightGrad: the bias row needs a static batch');
+  const rows = K * C + (biasOut !== undefined ? 1 : 0);
+  const cols = e.reshape(columns(e, ctx.inputs[0]!, inSp, outSp, kernel, g, 1, biasOut !== undefined ? (N as number) : undefined), [0, rows, P]);
   const dyT = e.transpose(e.reshape(ctx.inputs[1]!, [0, O, P]), [dy.shape[0]!, O, P], [0, 2, 1]);
-  const kco = e.op('ReduceSum', [e.op('MatMul', [cols, dyT]), ctx.int64([0])], [int('keepdims', 0)]);
+  let kco = e.op('ReduceSum', [e.op('MatMul', [cols, dyT]), ctx.int64([0])], [int('keepdims', 0)]);
+  if (biasOut !== undefined) {
+    const [w, b] = [ctx.temp('dw_rows'), ctx.temp('db_row')];
+    ctx.node('Split', [kco, ctx.int64([K * C, 1])], [w, b], [int('axis', 0)]);
+    e.reshape(b, [O], biasOut);
+    kco = w;
+  }
   fromKernelMajor(e, e.transpose(kco, [K * C, O], [1, 0]), O, C, kernel);
+}
+
+/**
+ * Conv with bias as im2col + MatMul: y[n] = [W | b] [O, (k,c)+1] . cols[n] [(k,c)+1, P], with the
+ * same columns (ones row included) as the batched weight gradient, so a trained conv builds them
+ * once for its forward pass and its weight and bias gradients.
+ */
+export function im2colConv(e: Emitter, x: Value, w: Value, y: Value, g: ConvGeometry): void {
+  const ctx = e.ctx;
+  const [O, C] = w.shape as [number, number];
+  const kernel = w.shape.slice(2) as number[];
+  const K = numel(kernel);
+  const inSp = x.shape.slice(2) as number[];
+  const outSp = y.shape.slice(2) as number[];
+  const cols = e.reshape(columns(e, ctx.inputs[0]!, inSp, outSp, kernel, g, 1, x.shape[0] as number), [0, K * C + 1, numel(outSp)]);
+  // W [O, C, ...kernel] -> [O, (k, c)], then the bias as the last column.
+  const wk = e.reshape(e.transpose(e.reshape(ctx.inputs[1]!, [O, C, K]), [O, C, K], [0, 2, 1]), [O, K * C]);
+  const wb = e.op('Concat', [wk, e.reshape(ctx.inputs[2]!, [O, 1])], [int('axis', 1)]);
+  e.reshape(e.op('MatMul', [wb, cols]), [0, O, ...outSp], ctx.outputs[0]);
 }
 
 /**

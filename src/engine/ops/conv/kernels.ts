@@ -98,3 +98,12 @@ export function convWeightGrad(x: HostTensor, dy: HostTensor, kernel: readonly n
   }
   return { dtype: 'float', shape: [O, C, ...kernel], data: dw };
 }
+
+/** db[o] = sum_{n,p} dy[n,o,p]. */
+export function biasGrad(dy: HostTensor): HostTensor {
+  const [N, O] = dy.shape as [number, number];
+  const P = numel(dy.shape.slice(2));
+  const db = new Float64Array(O);
+  for (let n = 0; n < N; n++) for (let o = 0; o < O; o++) for (let q = 0; q < P; q++) db[o]! += dy.data[(n * O + o) * P + q]!;
+  return { dtype: 'float', shape: [O], data: db };
+}

@@ -10,9 +10,11 @@
  */
 import { GraphBuildError } from '../../ir/errors.js';
 import type { OutputSpec, Value } from '../../ir/graph.js';
-import type { Dim } from '../../ir/shape.js';
+import { type Dim, numel, staticShape } from '../../ir/shape.js';
+import { add } from '../binary.js';
 import { defineOp, type OpDef } from '../op.js';
 import { reduceSum } from '../reduce.js';
+import { expand, reshape } from '../shape_ops.js';
 import {
   type ConvGeometry,
   type ConvOptions,
@@ -27,7 +29,7 @@ import {
   spatialRank,
   staticSpatial,
 } from './geometry.js';
-import { convForward, convTransposeForward, convWeightGrad as convWeightGradKernel } from './kernels.js';
+import { biasGrad as biasGradKernel, convForward, convTransposeForward, convWeightGrad as convWeightGradKernel } from './kernels.js';
 import { lowerConv, lowerConvTranspose, lowerConvWeightGrad } from './lower.js';
 
 export type ConvAttrs = ConvGeometry;
@@ -39,6 +41,12 @@ export interface ConvTransposeAttrs extends ConvGeometry {
 export interface ConvWeightGradAttrs extends ConvGeometry {
   /** Spatial kernel size of the weight being differentiated. */
   readonly kernel: readonly number[];
+  /**
+   * Also output the bias gradient db [O] = sum of dy over batch and space. The im2col lowering
+   * gets it from the weight gradient's own MatMul (a row of ones among the columns), which saves
+   * a separate pass over dy (a feature-map-sized tensor for a stem's first conv).
+   */
+  readonly withBias?: boolean;
 }
 
 function checkFloat(op: string, inputs: readonly Value[]): void {
@@ -137,7 +145,8 @@ function inferConvWeightGrad(inputs: readonly Value[], a: ConvWeightGradAttrs): 
       `ConvWeightGrad: output gradient ${desc(dy)} must have spatial size [${want}] for input ${desc(x)}, kernel [${a.kernel}], strides [${a.strides}], pads [${a.pads}], dilations [${a.dilations}]`,
     );
   }
-  return [{ dtype: 'float', shape: [dy.shape[1]!, x.shape[1]!, ...a.kernel] as Dim[] }];
+  const dw: OutputSpec = { dtype: 'float', shape: [dy.shape[1]!, x.shape[1]!, ...a.kernel] as Dim[] };
+  return a.withBias ? [dw, { dtype: 'float', shape: [dy.shape[1]!] }] : [dw];
 }
 
 const geometryOf = (a: ConvGeometry): ConvGeometry => ({ strides: a.strides, pads: a.pads, dilations: a.dilations });
@@ -146,18 +155,27 @@ export const ConvOp: OpDef<ConvAttrs> = defineOp<ConvAttrs>({
   type: 'Conv',
   infer: inferConv,
   evaluate: ([x, w, b], a) => [convForward(x!, w!, b, a)],
-  vjp: ({ inputs: [x, w, b], outputs: [y], attrs, grads: [g] }) => [
-    // Only built when x needs a gradient: never for a network's first conv, whose input is data.
-    () => {
-      const inSp = staticSpatial('gradient of Conv', x!, 'input');
-      const kSp = w!.shape.slice(2) as number[];
-      const outSp = y!.shape.slice(2) as number[];
-      const outputPadding = inverseOutputPadding(inSp, outSp, kSp, attrs);
-      return x!.graph.apply(ConvTransposeOp, [g!, w!], { ...geometryOf(attrs), outputPadding })[0]!;
-    },
-    () => convWeightGrad(x!, g!, w!.shape.slice(2) as number[], attrs),
-    b ? () => reduceSum(g!, [0, ...spatialAxes(g!.rank)]) : undefined,
-  ],
+  vjp: ({ inputs: [x, w, b], outputs: [y], attrs, grads: [g] }) => {
+    // dW and db come from one node when both are wanted (autodiff asks for dW first).
+    let params: Value[] | undefined;
+    let weightAsked = false;
+    const kernel = w!.shape.slice(2) as number[];
+    return [
+      // Only built when x needs a gradient: never for a network's first conv, whose input is data.
+      () => {
+        const inSp = staticSpatial('gradient of Conv', x!, 'input');
+        const outSp = y!.shape.slice(2) as number[];
+        const outputPadding = inverseOutputPadding(inSp, outSp, kernel, attrs);
+        return x!.graph.apply(ConvTransposeOp, [g!, w!], { ...geometryOf(attrs), outputPadding })[0]!;
+      },
+      () => {
+        weightAsked = true;
+        params = b ? convParamGrads(x!, g!, kernel, attrs) : [convWeightGrad(x!, g!, kernel, attrs)];
+        return params[0]!;
+      },
+      b ? () => (weightAsked ? params![1]! : reduceSum(g!, [0, ...spatialAxes(g!.rank)])) : undefined,
+    ];
+  },
   lower: lowerConv,
 });
 
@@ -179,15 +197,25 @@ export const ConvWeightGradOp: OpDef<ConvWeightGradAttrs> = defineOp<ConvWeightG
   type: 'ConvWeightGrad',
   minOpset: 13,
   infer: inferConvWeightGrad,
-  evaluate: ([x, dy], a) => [convWeightGradKernel(x!, dy!, a.kernel, a)],
-  vjp: ({ inputs: [x, dy], attrs, grads: [g] }) => [
+  evaluate: ([x, dy], a) => {
+    const dw = convWeightGradKernel(x!, dy!, a.kernel, a);
+    return a.withBias ? [dw, biasGradKernel(dy!)] : [dw];
+  },
+  vjp: ({ inputs: [x, dy], attrs, grads: [g, gb] }) => [
     () => {
+      if (!g) return zerosLike(x!);
       const inSp = staticSpatial('gradient of ConvWeightGrad', x!, 'input');
       const outSp = dy!.shape.slice(2) as number[];
       const outputPadding = inverseOutputPadding(inSp, outSp, attrs.kernel, attrs);
       return x!.graph.apply(ConvTransposeOp, [dy!, g!], { ...geometryOf(attrs), outputPadding })[0]!;
     },
-    () => conv(x!, g!, undefined, geometryOf(attrs)),
+    () => {
+      // d<db, gb>/d dy = gb broadcast over batch and space.
+      const fromBias = gb ? expand(reshape(gb, [dy!.shape[1] as number, ...spatialAxes(dy!.rank).map(() => 1)]), staticShape(dy!.shape, 'gradient of ConvWeightGrad')) : undefined;
+      if (!g) return fromBias!;
+      const fromWeight = conv(x!, g, undefined, geometryOf(attrs));
+      return fromBias ? add(fromWeight, fromBias) : fromWeight;
+    },
   ],
   lower: lowerConvWeightGrad,
 });
@@ -215,4 +243,16 @@ export function convTranspose(x: Value, w: Value, b: Value | undefined, opts: Co
 export function convWeightGrad(x: Value, dy: Value, kernel: readonly number[], opts: ConvOptions = {}): Value {
   const S = spatialRank('ConvWeightGrad', x, 'input');
   return x.graph.apply(ConvWeightGradOp, [x, dy], { ...normGeometry('ConvWeightGrad', opts, S), kernel: [...kernel] })[0]!;
+}
+
+/** Weight and bias gradients of a Conv together: [dW [O, C, ...kernel], db [O]] (one node). */
+export function convParamGrads(x: Value, dy: Value, kernel: readonly number[], opts: ConvOptions = {}): [Value, Value] {
+  const S = spatialRank('ConvWeightGrad', x, 'input');
+  const [dw, db] = x.graph.apply(ConvWeightGradOp, [x, dy], { ...normGeometry('ConvWeightGrad', opts, S), kernel: [...kernel], withBias: true });
+  return [dw!, db!];
+}
+
+function zerosLike(x: Value): Value {
+  const s = staticShape(x.shape, 'gradient of ConvWeightGrad');
+  return x.graph.constant({ dtype: 'float', shape: s, data: new Float64Array(numel(s)) }, 'zeros');
 }
