@@ -172,9 +172,9 @@ export interface EvaluationResult {
 export async function evaluate(m: LoadedModel, o: EvaluateOptions): Promise<EvaluationResult> {
   const head = m.model.head(taskHead(o.task).name);
   const data = o.loaded?.get(head.name) ?? loadTask(head.name, o.data ?? {});
-  const predictor = await Predictor.create(m.model, m.store, head.name, { threads: o.threads });
+  const predictor = await Predictor.create(m.model, m.store, head.name, { threads: o.threads, ...(o.batchSize ? { batch: o.batchSize } : {}) });
   try {
-    const out = await predictor.runSplit(data[o.split], o.batchSize ?? 256);
+    const out = await predictor.runSplit(data[o.split]);
     const shape = [out.n, out.classes];
     const r = evaluateAll({ logits: { shape, data: out.logits } }, out.labels);
     const res: EvaluationResult = {
@@ -193,7 +193,7 @@ export async function evaluate(m: LoadedModel, o: EvaluateOptions): Promise<Eval
       labels: out.labels,
     };
     if (o.temperature && o.split !== 'val') {
-      const val = await predictor.runSplit(data.val, o.batchSize ?? 256);
+      const val = await predictor.runSplit(data.val);
       const ts = temperatureScaling({ logits: { shape: [val.n, val.classes], data: val.logits }, labels: val.labels }, { logits: { shape, data: out.logits }, labels: out.labels });
       res.temperature = { t: ts.fit.temperature, ece: ts.after.ece, brier: ts.after.brier, nll: ts.after.nll, acc: ts.after.acc, auroc: ts.after.auroc };
     }

@@ -15,11 +15,11 @@ export function registerEvaluate(program: Command): void {
     .option('--data-dir <dir>', 'folder with MedMNIST files (default: the built-in demo pack)')
     .option('--data <name=file>', 'use FILE for task NAME (repeatable)', collect, [])
     .option('--threads <n>', 'ONNX Runtime threads', int('--threads', 1), 1)
-    .option('--batch <n>', 'evaluation batch size', int('--batch', 1), 256)
+    .option('--batch <n>', 'evaluation batch size (default 256 for 2D, 32 for 3D)', int('--batch', 1))
     .option('--no-temperature', 'skip temperature scaling (fitted on val)')
     .option('--json', 'print JSON on stdout')
     .action(
-      action(async (o: { checkpoint: string; task: string; split: string; dataDir?: string; data: string[]; threads: number; batch: number; temperature: boolean; json?: boolean }) => {
+      action(async (o: { checkpoint: string; task: string; split: string; dataDir?: string; data: string[]; threads: number; batch?: number; temperature: boolean; json?: boolean }) => {
         if (!['train', 'val', 'test'].includes(o.split)) throw new UserError(`--split must be train, val or test, got '${o.split}'`);
         const m = await loadModel(o.checkpoint);
         const r = await evaluate(m, { task: o.task, split: o.split as 'test', data: dataOptions(o), threads: o.threads, batchSize: o.batch, temperature: o.temperature });
