@@ -64,17 +64,22 @@ function resolveProtocol(o: Opts): ProtocolConfig {
 }
 
 /** Two bars on a TTY (overall runs, current run's steps); plain one-line summaries elsewhere. */
-function progress(quiet: boolean) {
+function progress(quiet: boolean, seeds: number) {
   const tty = process.stderr.isTTY && !quiet;
   const multi = tty ? new cliProgress.MultiBar({ stream: process.stderr, hideCursor: true, clearOnComplete: false, format: '{label} [{bar}] {value}/{total} {extra}', etaBuffer: 50 }, cliProgress.Presets.shades_grey) : undefined;
   let overall: cliProgress.SingleBar | undefined;
   let current: cliProgress.SingleBar | undefined;
-  const t0 = Date.now();
-  let doneWork = 0;
-  const eta = (index: number, total: number) => {
-    if (doneWork === 0) return '';
-    const per = (Date.now() - t0) / 1000 / doneWork;
-    return `ETA ${Math.round(per * (total - index))} s`;
+  // Pretraining runs cost far more than fine-tuning runs, so the ETA averages each kind separately.
+  const spent = { pretrain: [] as number[], finetune: [] as number[] };
+  const left = { pretrain: seeds, finetune: 0 };
+  let started = Date.now();
+  const kind = (id: string) => (id.startsWith('pretrain-') ? 'pretrain' : 'finetune');
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const eta = () => {
+    if (!spent.pretrain.length && left.pretrain > 0) return '';
+    if (!spent.finetune.length && left.finetune > 0) return '';
+    const s = (spent.pretrain.length ? mean(spent.pretrain) * left.pretrain : 0) + (spent.finetune.length ? mean(spent.finetune) * left.finetune : 0);
+    return `ETA ${Math.round(s)} s`;
   };
   const log = (line: string) => {
     if (quiet) return;
@@ -84,6 +89,7 @@ function progress(quiet: boolean) {
   return {
     events: {
       onRunStart: ({ id, index, total, steps }: { id: string; index: number; total: number; steps: number }) => {
+        started = Date.now();
         if (!multi) return;
         if (!overall) overall = multi.create(total, index - 1, { label: 'overall', extra: '' });
         current?.stop();
@@ -91,10 +97,13 @@ function progress(quiet: boolean) {
         current = multi.create(steps, 0, { label: id.padEnd(7).slice(0, 40), extra: '' });
       },
       onStep: (l: { step: number; loss: number }) => current?.update(l.step, { extra: `loss ${l.loss.toFixed(3)}` }),
-      onRunEnd: ({ index, total, skipped, summary }: { index: number; total: number; skipped: boolean; summary: string }) => {
-        if (!skipped) doneWork++;
-        overall?.update(index, { extra: eta(index, total) });
-        log(`[${index}/${total}] ${summary}${!skipped && doneWork > 0 ? `  (${eta(index, total)})` : ''}`);
+      onRunEnd: ({ id, index, total, skipped, summary }: { id: string; index: number; total: number; skipped: boolean; summary: string }) => {
+        left.finetune = total - index - (left.pretrain - (kind(id) === 'pretrain' ? 1 : 0));
+        if (kind(id) === 'pretrain') left.pretrain--;
+        if (!skipped) spent[kind(id)].push((Date.now() - started) / 1000);
+        const e = eta();
+        overall?.update(index, { extra: e });
+        log(`[${index}/${total}] ${summary}${!skipped && e ? `  (${e})` : ''}`);
       },
     },
     stop: () => multi?.stop(),
@@ -129,7 +138,7 @@ export function registerReproduce(program: Command): void {
       action(async (o: Opts) => {
         const protocol = resolveProtocol(o);
         const data = dataOptions(o);
-        const prog = progress(!!o.quiet);
+        const prog = progress(!!o.quiet, protocol.seeds.length);
         const intr = interruptFlag();
         if (!o.quiet) process.stderr.write(`reproduce: ${protocol.tasks.length} tasks x ${protocol.methods.length} methods x ${protocol.seeds.length} seed(s) into ${o.out}${existsSync(o.out) ? ' (resuming: finished runs are kept)' : ''}\n`);
         let result;
