@@ -83,7 +83,7 @@ function progress(quiet: boolean, seeds: number) {
   };
   const log = (line: string) => {
     if (quiet) return;
-    if (multi) multi.log(`${line}\n`);
+    if (multi?.isActive) multi.log(`${line}\n`);
     else process.stderr.write(`${line}\n`);
   };
   return {
@@ -103,6 +103,8 @@ function progress(quiet: boolean, seeds: number) {
         if (!skipped) spent[kind(id)].push((Date.now() - started) / 1000);
         const e = eta();
         overall?.update(index, { extra: e });
+        // MultiBar prints logged lines on its next redraw; after the last run there is none.
+        if (index === total) multi?.stop();
         log(`[${index}/${total}] ${summary}${!skipped && e ? `  (${e})` : ''}`);
       },
     },
