@@ -5,32 +5,17 @@
  *
  *   npx tsx bench/ab.ts --part train2d|train3d|infer2d|infer3d|infer2dStatic|infer3dStatic --variants base,noChunk [--rounds 8] [--steps 3] [--profile]
  */
+import { BENCH_HEADS as HEADS, median, randomData } from '../src/bench/bench.js';
 import { buildTrainingGraph } from '../src/engine/optim/train_graph.js';
 import { ForwardSession } from '../src/engine/runtime/session.js';
 import { TrainingSession } from '../src/engine/runtime/training.js';
 import { floatTensor, int64Tensor } from '../src/engine/runtime/tensors.js';
-import { STMEDFM_TINY, type TaskHead } from '../src/model/config.js';
+import { STMEDFM_TINY } from '../src/model/config.js';
 import { ParamStore } from '../src/model/params.js';
 import { STMedFM } from '../src/model/stmedfm.js';
 import { buildForwardGraph, buildLossGraph } from '../src/training/graphs.js';
-import { Rng } from '../src/util/rng.js';
 import { VARIANTS } from './ab_variants.js';
 
-const HEADS: TaskHead[] = [
-  { name: 'pathmnist', numClasses: 9, modality: '2d' },
-  { name: 'organmnist3d', numClasses: 11, modality: '3d' },
-];
-
-const median = (xs: readonly number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
-function randomData(n: number, seed: number): Float32Array {
-  const rng = new Rng(seed);
-  return Float32Array.from({ length: n }, () => rng.uniform(-1, 1));
-}
 
 type Runner = { run: () => Promise<unknown>; release: () => Promise<void> };
 

@@ -33,7 +33,7 @@ export interface BenchOptions {
   log?: (line: string) => void;
 }
 
-const HEADS: TaskHead[] = [
+export const BENCH_HEADS: TaskHead[] = [
   { name: 'pathmnist', numClasses: 9, modality: '2d' },
   { name: 'organmnist3d', numClasses: 11, modality: '3d' },
 ];
@@ -44,7 +44,7 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function randomData(n: number, seed: number): Float32Array {
+export function randomData(n: number, seed: number): Float32Array {
   const rng = new Rng(seed);
   return Float32Array.from({ length: n }, () => rng.uniform(-1, 1));
 }
@@ -62,7 +62,7 @@ async function timeIt(fn: () => Promise<unknown>, warmup: number, repeats: numbe
 
 /** Median ms of one full training step (forward, backward, AdamW) of full fine-tuning. */
 export async function benchTrainStep(task: 'pathmnist' | 'organmnist3d', batch: number, o: BenchOptions): Promise<number> {
-  const model = new STMedFM(STMEDFM_TINY, HEADS);
+  const model = new STMedFM(STMEDFM_TINY, BENCH_HEADS);
   const store = ParamStore.init(model.specs(), 0);
   const trainable = model.trainableSpecs(task, 'full');
   const lg = buildLossGraph(model, store, new Set(trainable.map((s) => s.name)), [{ task, batchSize: batch }]);
@@ -84,7 +84,7 @@ export async function benchTrainStep(task: 'pathmnist' | 'organmnist3d', batch: 
 
 /** Samples per second of the inference graph (softmax probabilities) at a given batch. */
 export async function benchInference(task: 'pathmnist' | 'organmnist3d', batch: number, o: BenchOptions): Promise<number> {
-  const model = new STMedFM(STMEDFM_TINY, HEADS);
+  const model = new STMedFM(STMEDFM_TINY, BENCH_HEADS);
   const store = ParamStore.init(model.specs(), 0);
   const p = await Predictor.create(model, store, task, { threads: o.threads });
   const per = p.sampleShape.reduce((a, b) => a * b, 1);

@@ -23,18 +23,12 @@ export function registerEvaluate(program: Command): void {
         if (!['train', 'val', 'test'].includes(o.split)) throw new UserError(`--split must be train, val or test, got '${o.split}'`);
         const m = await loadModel(o.checkpoint);
         const r = await evaluate(m, { task: o.task, split: o.split as 'test', data: dataOptions(o), threads: o.threads, batchSize: o.batch, temperature: o.temperature });
+        // Everything but the raw arrays (probs, logits, labels), which are for plots.
+        const { probs: _p, logits: _l, labels: _y, auroc_skipped, temperature, ...metrics } = r;
         const out = {
-          task: r.task,
-          split: r.split,
-          n: r.n,
-          acc: r.acc,
-          auroc: r.auroc,
-          ece: r.ece,
-          classwise_ece: r.classwise_ece,
-          brier: r.brier,
-          nll: r.nll,
-          ...(r.auroc_skipped.length ? { auroc_skipped_classes: r.auroc_skipped } : {}),
-          ...(r.temperature ? { temperature_scaled: r.temperature } : {}),
+          ...metrics,
+          ...(auroc_skipped.length ? { auroc_skipped_classes: auroc_skipped } : {}),
+          ...(temperature ? { temperature_scaled: temperature } : {}),
         };
         if (o.json) printJson(out);
         else {
