@@ -18,6 +18,11 @@ program
   .showHelpAfterError('(run with --help for usage)')
   .configureOutput({ outputError: (str, write) => write(`stmedfm: ${str.replace(/^error: /, 'error: ')}`) });
 
+// Set before the commands are added so that they inherit it: usage errors exit 2 like other bad input.
+program.exitOverride((err) => {
+  process.exit(err.exitCode === 0 ? 0 : 2);
+});
+
 registerInfo(program);
 registerTrain(program);
 registerEvaluate(program);
@@ -26,9 +31,5 @@ registerExport(program);
 registerData(program);
 registerReproduce(program);
 registerBench(program);
-
-program.exitOverride((err) => {
-  process.exit(err.exitCode === 0 ? 0 : 2);
-});
 
 await program.parseAsync(process.argv);

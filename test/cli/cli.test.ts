@@ -178,6 +178,13 @@ describe('bad input: one clear line, exit 2, nothing partial written', () => {
     expectNoLeftovers(d, ['other.safetensors']);
   });
 
+  it('a malformed flag is a usage error (exit 2) that names the flag', () => {
+    const r = runCli(['finetune', '--task', 'pathmnist', '--method', 'lora', '--steps', 'abc', '--out', 'never.safetensors']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^stmedfm: error: option '--steps <n>' argument 'abc' is invalid/);
+    expect(existsSync('never.safetensors')).toBe(false);
+  });
+
   it('an unknown task or method, and a missing --from', () => {
     const d = mkdtempSync(join(tmpdir(), 'bad-'));
     expectCleanFailure(runCli(['finetune', '--data-dir', dir, '--task', 'pathmnis', '--method', 'scratch', '--out', join(d, 'o.safetensors')]), /unknown MedMNIST dataset 'pathmnis'.*pathmnist/);
