@@ -15,7 +15,7 @@ import { MODEL_CONFIGS } from '../model/config.js';
 import type { Method } from '../model/stmedfm.js';
 import { type LoadedModel, loadModel, saveModel } from '../training/checkpoint.js';
 import { UserError } from '../training/errors.js';
-import { DEFAULT_FINETUNE_STEPS, taskHead } from '../training/tasks.js';
+import { taskHead } from '../training/tasks.js';
 import type { StepLog } from '../training/trainer.js';
 import { evaluate, finetune, pretrain } from '../training/workflows.js';
 import { type ProtocolConfig, runId, validateProtocol } from './protocol.js';
@@ -247,4 +247,3 @@ export function machineInfo(threads: number) {
   return { cpus: availableParallelism(), threads, node: process.version, ort: ort.env.versions?.common ?? 'unknown' };
 }
 
-export { DEFAULT_FINETUNE_STEPS };
