@@ -154,7 +154,7 @@ export class STMedFM {
     const rank = m === '2d' ? 2 : 3;
     const expected = [s.inChannels, ...Array<number>(rank).fill(m === '2d' ? c.stem2d.imageSize : c.stem3d.volumeSize)];
     if (x.rank !== rank + 2 || expected.some((d, i) => x.shape[i + 1] !== d)) {
-      throw new Error(`${p}: expected input [batch,${expected.join(',')}], got [${x.shape.join(',')}]`);
+      throw new ModelError(`${p}: expected input [batch,${expected.join(',')}], got [${x.shape.join(',')}]`);
     }
     // The stem's first activation is its largest: [B, hidden, ...spatial].
     const perSample = s.hidden * expected.slice(1).reduce((a, b) => a * b, 1);
