@@ -5,42 +5,20 @@
  *
  *   npx tsx bench/ab.ts --part train2d|train3d|infer2d|infer3d|infer2dStatic|infer3dStatic --variants base,noChunk [--rounds 8] [--steps 3] [--profile]
  */
-import { BENCH_HEADS as HEADS, median, randomData } from '../src/bench/bench.js';
-import { buildTrainingGraph } from '../src/engine/optim/train_graph.js';
+import { BENCH_HEADS as HEADS, median, randomData, trainStepRunner } from '../src/bench/bench.js';
 import { ForwardSession } from '../src/engine/runtime/session.js';
-import { TrainingSession } from '../src/engine/runtime/training.js';
-import { floatTensor, int64Tensor } from '../src/engine/runtime/tensors.js';
+import { floatTensor } from '../src/engine/runtime/tensors.js';
 import { STMEDFM_TINY } from '../src/model/config.js';
 import { ParamStore } from '../src/model/params.js';
 import { STMedFM } from '../src/model/stmedfm.js';
-import { buildForwardGraph, buildLossGraph } from '../src/training/graphs.js';
+import { buildForwardGraph } from '../src/training/graphs.js';
 import { VARIANTS } from './ab_variants.js';
 
 
 type Runner = { run: () => Promise<unknown>; release: () => Promise<void> };
 
-async function trainRunner(task: string, batch: number, profile?: string): Promise<Runner> {
-  const model = new STMedFM(STMEDFM_TINY, HEADS);
-  const store = ParamStore.init(model.specs(), 0);
-  const trainable = model.trainableSpecs(task, 'full');
-  const lg = buildLossGraph(model, store, new Set(trainable.map((s) => s.name)), [{ task, batchSize: batch }]);
-  const params = [...lg.binder.trainableInputs.values()];
-  const decay = new Map(trainable.map((s) => [s.name, s.decay]));
-  const tg = buildTrainingGraph(lg.graph, { loss: lg.loss, params, decay: (p) => decay.get(p.name) ?? false });
-  const init = Object.fromEntries(params.map((p) => [p.name, Float32Array.from(store.get(p.name).data)]));
-  const session = await TrainingSession.create(tg.graph, tg.spec, init, { threads: 1, ...(profile ? { profilePrefix: profile } : {}) });
-  const names = lg.inputNames.get(task)!;
-  const shape = [batch, ...lg.graph.findInput(names.x)!.shape.slice(1)] as number[];
-  const x = floatTensor(randomData(shape.reduce((a, b) => a * b, 1), 1), shape);
-  const classes = model.head(task).numClasses;
-  const y = int64Tensor(Array.from({ length: batch }, (_, i) => i % classes), [batch]);
-  return {
-    run: () => session.step({ [names.x]: x, [names.y]: y }, { lr: 1e-3 }),
-    release: async () => {
-      if (profile) session.endProfiling();
-      await session.release();
-    },
-  };
+function trainRunner(task: string, batch: number, profile?: string): Promise<Runner> {
+  return trainStepRunner(task, batch, { threads: 1, ...(profile ? { profilePrefix: profile } : {}) });
 }
 
 async function inferRunner(task: string, batch: number, profile?: string, staticBatch = false): Promise<Runner> {

@@ -60,8 +60,8 @@ async function timeIt(fn: () => Promise<unknown>, warmup: number, repeats: numbe
   return median(ts);
 }
 
-/** Median ms of one full training step (forward, backward, AdamW) of full fine-tuning. */
-export async function benchTrainStep(task: 'pathmnist' | 'organmnist3d', batch: number, o: BenchOptions): Promise<number> {
+/** A training step of full fine-tuning on random data, ready to run repeatedly (benchmarks and A/B runs). */
+export async function trainStepRunner(task: string, batch: number, opts: { threads: number; profilePrefix?: string }) {
   const model = new STMedFM(STMEDFM_TINY, BENCH_HEADS);
   const store = ParamStore.init(model.specs(), 0);
   const trainable = model.trainableSpecs(task, 'full');
@@ -70,15 +70,26 @@ export async function benchTrainStep(task: 'pathmnist' | 'organmnist3d', batch: 
   const decay = new Map(trainable.map((s) => [s.name, s.decay]));
   const tg = buildTrainingGraph(lg.graph, { loss: lg.loss, params, decay: (p) => decay.get(p.name) ?? false });
   const init = Object.fromEntries(params.map((p) => [p.name, Float32Array.from(store.get(p.name).data)]));
-  const session = await TrainingSession.create(tg.graph, tg.spec, init, { threads: o.threads, ...(o.profile ? { profilePrefix: `${o.profile}-train-${task}` } : {}) });
-  const shape = [batch, ...lg.graph.findInput(lg.inputNames.get(task)!.x)!.shape.slice(1)] as number[];
+  const session = await TrainingSession.create(tg.graph, tg.spec, init, { threads: opts.threads, ...(opts.profilePrefix ? { profilePrefix: opts.profilePrefix } : {}) });
+  const names = lg.inputNames.get(task)!;
+  const shape = [batch, ...lg.graph.findInput(names.x)!.shape.slice(1)] as number[];
   const x = floatTensor(randomData(shape.reduce((a, b) => a * b, 1), 1), shape);
   const classes = model.head(task).numClasses;
   const y = int64Tensor(Array.from({ length: batch }, (_, i) => i % classes), [batch]);
-  const names = lg.inputNames.get(task)!;
-  const ms = await timeIt(() => session.step({ [names.x]: x, [names.y]: y }, { lr: 1e-3 }), o.warmup, o.repeats);
-  if (o.profile) session.endProfiling();
-  await session.release();
+  return {
+    run: () => session.step({ [names.x]: x, [names.y]: y }, { lr: 1e-3 }),
+    release: async () => {
+      if (opts.profilePrefix) session.endProfiling();
+      await session.release();
+    },
+  };
+}
+
+/** Median ms of one full training step (forward, backward, AdamW) of full fine-tuning. */
+export async function benchTrainStep(task: 'pathmnist' | 'organmnist3d', batch: number, o: BenchOptions): Promise<number> {
+  const r = await trainStepRunner(task, batch, { threads: o.threads, ...(o.profile ? { profilePrefix: `${o.profile}-train-${task}` } : {}) });
+  const ms = await timeIt(r.run, o.warmup, o.repeats);
+  await r.release();
   return ms;
 }
 

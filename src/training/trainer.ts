@@ -25,13 +25,11 @@ export interface OptimOptions {
 
 export const DEFAULT_OPTIM: OptimOptions = { lr: 1e-3, warmup: 10, weightDecay: 0.05, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 
-export interface TaskStream {
-  task: string;
+/** A task's batch spec plus where its samples come from. */
+export interface TaskStream extends TaskBatch {
   split: TaskSplit;
-  batchSize: number;
   /** Training indices to draw from (few-shot subsets); default: the whole split. */
   pool?: ArrayLike<number>;
-  classWeights?: readonly number[];
 }
 
 export interface StepLog {

@@ -13,21 +13,12 @@ import {
   resolveDataFile,
   toInput,
 } from '../../src/data/dataset.js';
-import { DataError } from '../../src/data/errors.js';
 import { npyArray, type NpyArray } from '../../src/data/npy.js';
 import { writeNpz } from '../../src/data/npz.js';
 import { getDataset } from '../../src/data/registry.js';
+import { errorOf } from '../helpers/errors.js';
 import { makeTmpDir, synthDataFile } from '../helpers/synth.js';
 
-function errorOf(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DataError);
-    return e as Error;
-  }
-  throw new Error('expected a DataError');
-}
 
 /** An official-layout file with the same (given) arrays for all three splits. */
 function layoutFile(name: string, images: NpyArray, labels: NpyArray): string {

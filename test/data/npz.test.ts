@@ -1,21 +1,12 @@
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DataError } from '../../src/data/errors.js';
 import { npyArray } from '../../src/data/npy.js';
 import { NpzFile, encodeNpz, readNpz, writeNpz } from '../../src/data/npz.js';
+import { errorOf } from '../helpers/errors.js';
 import { makeTmpDir } from '../helpers/synth.js';
 import { NUMPY_SAVEZ_COMPRESSED, NUMPY_SAVEZ_STORED, b64 } from './fixtures.js';
 
-function errorOf(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DataError);
-    return e as Error;
-  }
-  throw new Error('expected a DataError');
-}
 
 const arrays = {
   train_images: npyArray('uint8', [2, 2, 2], Uint8Array.from([0, 10, 20, 30, 40, 50, 60, 255])),
