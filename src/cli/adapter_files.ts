@@ -1,5 +1,6 @@
-/** Writes the adapter-only files (Hugging Face peft layout) of a LoRA or adapter fine-tuning run. */
-import { type AdapterSpec, writePeftAdapter } from '../io/peft_files.js';
+/** The adapter-only files (Hugging Face peft layout) of a LoRA or adapter fine-tuning run. */
+import type { GroupFile } from '../io/atomic.js';
+import { type AdapterSpec, peftAdapterFiles } from '../io/peft_files.js';
 import type { STMedFM } from '../model/stmedfm.js';
 import type { ParamStore } from '../model/params.js';
 
@@ -20,9 +21,9 @@ export function adapterSpec(model: STMedFM, task: string, baseModel: string | nu
   };
 }
 
-export async function writeAdapterFiles(t: { model: STMedFM; store: ParamStore }, dir: string, task: string, baseModel?: string): Promise<string> {
+/** The two files of `dir`, to be written in one group with the checkpoint they belong to. */
+export function adapterFiles(t: { model: STMedFM; store: ParamStore }, dir: string, task: string, baseModel?: string): GroupFile[] {
   const names = [...t.model.peftSpecs(), ...t.model.headSpecs(task)].map((s) => s.name);
   const tensors = new Map(names.map((n) => [n, t.store.get(n)]));
-  await writePeftAdapter(dir, adapterSpec(t.model, task, baseModel ?? null), tensors);
-  return dir;
+  return peftAdapterFiles(dir, adapterSpec(t.model, task, baseModel ?? null), tensors);
 }

@@ -1,24 +1,27 @@
 /** Shared CLI plumbing: one-line errors, option parsing, progress on TTYs, JSON output. */
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError } from 'commander';
-import { parseDataOverrides, type DataSourceOptions } from '../data/index.js';
+import { getDataset, parseDataOverrides, type DataSourceOptions } from '../data/index.js';
 import { UserError } from '../training/errors.js';
 import type { StepLog } from '../training/trainer.js';
+import { diskErrorMessage } from './outputs.js';
 
 const EXPECTED_ERRORS = new Set(['UserError', 'DataError', 'SafetensorsError', 'PeftFileError', 'GraphBuildError', 'FetchError', 'ModelError']);
 
-/** Runs a command action: expected problems print one line (no stack) and exit 2. */
+/** Runs a command action: expected problems and disk errors print one line (no stack) and exit 2. */
 export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await fn(...args);
     } catch (e) {
       const err = e as Error;
-      if (EXPECTED_ERRORS.has(err?.name)) {
-        process.stderr.write(`stmedfm: error: ${err.message}\n`);
+      const disk = diskErrorMessage(e);
+      if (EXPECTED_ERRORS.has(err?.name) || disk) {
+        process.stderr.write(`stmedfm: error: ${disk ?? err.message}\n`);
         process.exitCode = 2;
       } else {
         process.stderr.write(`stmedfm: internal error: ${err?.message ?? String(e)}\n`);
@@ -104,14 +107,54 @@ export function stepReporter(label: string, opts: { quiet?: boolean; every?: num
   };
 }
 
-/** Ctrl-C: finish the current step, save, exit cleanly; a second Ctrl-C exits at once. */
-export function interruptFlag(): { stopped: () => boolean; dispose: () => void } {
-  let stop = false;
-  const handler = () => {
-    if (stop) process.exit(130);
-    stop = true;
-    process.stderr.write('\nstmedfm: interrupted; finishing the current step (Ctrl-C again to quit now)\n');
+/** Exit codes of an interrupted command: 128 + the signal number, as shells report them. */
+export const INTERRUPT_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+
+export interface Interrupt {
+  stopped: () => boolean;
+  /** The first signal received, if any. */
+  signal: () => keyof typeof INTERRUPT_EXIT | undefined;
+  dispose: () => void;
+}
+
+/**
+ * Ctrl-C (SIGINT) or SIGTERM: finish the current step, save, exit 130 (143 for SIGTERM);
+ * a second signal exits at once (temp files of writes in flight are removed on exit).
+ */
+export function interruptFlag(): Interrupt {
+  let got: keyof typeof INTERRUPT_EXIT | undefined;
+  const handler = (sig: keyof typeof INTERRUPT_EXIT) => {
+    if (got) process.exit(INTERRUPT_EXIT[sig]);
+    got = sig;
+    process.stderr.write(`\nstmedfm: ${sig === 'SIGINT' ? 'interrupted' : 'terminated'}; finishing the current step (${sig === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to quit now)\n`);
   };
   process.on('SIGINT', handler);
-  return { stopped: () => stop, dispose: () => process.off('SIGINT', handler) };
+  process.on('SIGTERM', handler);
+  return {
+    stopped: () => got !== undefined,
+    signal: () => got,
+    dispose: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
+
+export function warn(message: string): void {
+  process.stderr.write(`stmedfm: warning: ${message}\n`);
+}
+
+/** More ONNX Runtime threads than cores only adds contention (runs get many times slower). */
+export function checkThreads(threads: number): void {
+  const cores = availableParallelism();
+  if (threads > cores) warn(`--threads ${threads} is above the ${cores} core${cores > 1 ? 's' : ''} available here, which makes ONNX Runtime much slower; use --threads ${cores} or fewer`);
+}
+
+/** `--data NAME=FILE` entries for tasks the command does not use are a likely mistake: say so. */
+export function warnUnusedData(data: readonly string[] | undefined, used: readonly string[]): void {
+  const files = parseDataOverrides(data ?? []);
+  const usedNames = new Set<string>(used.map((t) => getDataset(t).name));
+  for (const [task, file] of Object.entries(files)) {
+    if (!usedNames.has(task)) warn(`--data ${task}=${file} is ignored: this command uses ${[...usedNames].join(', ')}, not ${task}`);
+  }
 }

@@ -3,7 +3,8 @@
  * LoRA merged, softmax on top, a dynamic batch dimension, and metadata saying what goes in.
  */
 import { getDataset } from '../data/index.js';
-import { saveOnnx } from '../engine/onnx/index.js';
+import { toOnnxModel } from '../engine/onnx/index.js';
+import { writeFileGroupAtomic } from '../io/atomic.js';
 import { mergeLora } from '../model/merge.js';
 import type { ParamStore } from '../model/params.js';
 import { STMedFM } from '../model/stmedfm.js';
@@ -38,6 +39,7 @@ export async function exportOnnx(model: STMedFM, store: ParamStore, task: string
     'stmedfm.outputs': JSON.stringify({ logits: '[batch, classes]', probabilities: 'softmax of logits' }),
     'stmedfm.model': JSON.stringify(model.config),
   };
-  await saveOnnx(graph, path, { precision: 'float32', metadata });
+  // One atomic write (missing folders created, removed again if the write fails).
+  await writeFileGroupAtomic([{ path, data: toOnnxModel(graph, { precision: 'float32', metadata }) }]);
   return { task, labels: info.labels, inputShape: [...x.shape] };
 }

@@ -4,7 +4,8 @@
  * safetensors.torch write, so `safetensors.torch.load_file` + `load_state_dict` just work) and the
  * model/run configuration as JSON under "stmedfm_config". Written atomically.
  */
-import { loadSafetensors, saveSafetensors, SafetensorsError, type LoadedTensor, type SafeTensor } from './safetensors.js';
+import { writeFileAtomic } from './atomic.js';
+import { loadSafetensors, serializeSafetensors, SafetensorsError, type LoadedTensor, type SafeTensor } from './safetensors.js';
 
 export const CONFIG_METADATA_KEY = 'stmedfm_config';
 
@@ -21,6 +22,21 @@ export interface CheckpointOptions {
   readonly metadata?: Readonly<Record<string, string>>;
 }
 
+/** The bytes of a checkpoint file (for writing it together with other files). */
+export function serializeCheckpoint(
+  stateDict: Readonly<Record<string, StateTensor>> | ReadonlyMap<string, StateTensor>,
+  config: unknown,
+  opts: CheckpointOptions = {},
+): Uint8Array {
+  for (const k of ['format', CONFIG_METADATA_KEY]) {
+    if (opts.metadata && k in opts.metadata) throw new Error(`saveCheckpoint: metadata key "${k}" is reserved`);
+  }
+  const dtype = opts.dtype ?? 'F32';
+  const entries = stateDict instanceof Map ? [...stateDict.entries()] : Object.entries(stateDict as Record<string, StateTensor>);
+  const tensors = new Map<string, SafeTensor>(entries.map(([name, t]) => [name, { dtype, shape: t.shape, data: t.data }]));
+  return serializeSafetensors(tensors, { ...opts.metadata, format: 'pt', [CONFIG_METADATA_KEY]: JSON.stringify(config) });
+}
+
 /** Saves a state dict and a JSON-serialisable config to `path` (atomically). */
 export async function saveCheckpoint(
   path: string,
@@ -28,13 +44,7 @@ export async function saveCheckpoint(
   config: unknown,
   opts: CheckpointOptions = {},
 ): Promise<void> {
-  for (const k of ['format', CONFIG_METADATA_KEY]) {
-    if (opts.metadata && k in opts.metadata) throw new Error(`saveCheckpoint: metadata key "${k}" is reserved`);
-  }
-  const dtype = opts.dtype ?? 'F32';
-  const entries = stateDict instanceof Map ? [...stateDict.entries()] : Object.entries(stateDict as Record<string, StateTensor>);
-  const tensors = new Map<string, SafeTensor>(entries.map(([name, t]) => [name, { dtype, shape: t.shape, data: t.data }]));
-  await saveSafetensors(path, tensors, { ...opts.metadata, format: 'pt', [CONFIG_METADATA_KEY]: JSON.stringify(config) });
+  await writeFileAtomic(path, serializeCheckpoint(stateDict, config, opts));
 }
 
 export interface Checkpoint {

@@ -17,10 +17,10 @@
  * our own with the same conventions and file names, under the deliberately non-peft type
  * "STMEDFM_BOTTLENECK" (peft refuses to load it rather than misreading it).
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic.js';
-import { loadSafetensors, saveSafetensors, type LoadedTensor, type SafeTensor } from './safetensors.js';
+import { type GroupFile, writeFileGroupAtomic } from './atomic.js';
+import { loadSafetensors, serializeSafetensors, type LoadedTensor, type SafeTensor } from './safetensors.js';
 
 export const ADAPTER_WEIGHTS_NAME = 'adapter_model.safetensors';
 export const ADAPTER_CONFIG_NAME = 'adapter_config.json';
@@ -270,25 +270,36 @@ function toMap<T>(t: Readonly<Record<string, T>> | ReadonlyMap<string, T>): Map<
 }
 
 /**
- * Writes `<dir>/adapter_model.safetensors` and `<dir>/adapter_config.json` (each atomically;
- * the folder is created if needed). `tensors` use plain state-dict names; they are checked
- * against the spec before anything is written.
+ * The two files of a peft adapter folder, `<dir>/adapter_model.safetensors` and
+ * `<dir>/adapter_config.json`, as bytes (to be written with other files as one group).
+ * `tensors` use plain state-dict names; they are checked against the spec first.
  */
-export async function writePeftAdapter(
+export function peftAdapterFiles(
   dir: string,
   spec: AdapterSpec,
   tensors: Readonly<Record<string, AdapterTensor>> | ReadonlyMap<string, AdapterTensor>,
   opts: WriteAdapterOptions = {},
-): Promise<void> {
+): GroupFile[] {
   const map = toMap(tensors);
   checkAdapterTensors(spec, map, join(dir, ADAPTER_WEIGHTS_NAME));
   parseAdapterConfig(adapterConfigJson(spec), join(dir, ADAPTER_CONFIG_NAME)); // the spec itself must round-trip
   const dtype = opts.dtype ?? 'F32';
   const prefixed = new Map<string, SafeTensor>();
   for (const [name, t] of map) prefixed.set(PEFT_KEY_PREFIX + name, { dtype, shape: t.shape, data: t.data });
-  await mkdir(dir, { recursive: true });
-  await saveSafetensors(join(dir, ADAPTER_WEIGHTS_NAME), prefixed, { ...opts.metadata, format: 'pt' });
-  await writeFileAtomic(join(dir, ADAPTER_CONFIG_NAME), adapterConfigText(spec));
+  return [
+    { path: join(dir, ADAPTER_WEIGHTS_NAME), data: serializeSafetensors(prefixed, { ...opts.metadata, format: 'pt' }) },
+    { path: join(dir, ADAPTER_CONFIG_NAME), data: adapterConfigText(spec) },
+  ];
+}
+
+/** Writes a peft adapter folder (created if needed); the two files are written as one group. */
+export async function writePeftAdapter(
+  dir: string,
+  spec: AdapterSpec,
+  tensors: Readonly<Record<string, AdapterTensor>> | ReadonlyMap<string, AdapterTensor>,
+  opts: WriteAdapterOptions = {},
+): Promise<void> {
+  await writeFileGroupAtomic(peftAdapterFiles(dir, spec, tensors, opts));
 }
 
 export interface PeftAdapter {

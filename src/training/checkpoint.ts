@@ -1,25 +1,34 @@
 /**
  * STMedFM checkpoints: a `.safetensors` state dict under PyTorch names, with the model config,
  * the task heads and any PEFT config in `__metadata__`, so a file always rebuilds its own model.
- * Optimizer state for resuming goes to a sidecar `<file>.optim.safetensors`.
+ *
+ * Optimizer state for resuming goes to a sidecar `<file>.optim.safetensors`. The two are a pair:
+ * both headers carry the same random `pair id` and step count, they are written as one group
+ * (see io/atomic.ts: the checkpoint is renamed into place last), and resuming refuses a
+ * checkpoint whose sidecar is missing or belongs to another write.
  */
-import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { type GroupFile, writeFileAtomic, writeFileGroupAtomic } from '../io/atomic.js';
+import { loadCheckpoint, saveCheckpoint, serializeCheckpoint } from '../io/checkpoint.js';
+import { loadSafetensors, serializeSafetensors } from '../io/safetensors.js';
 import { type ModelConfig, type TaskHead, validateConfig } from '../model/config.js';
 import { ParamStore } from '../model/params.js';
 import type { PeftConfig } from '../model/peft.js';
 import { STMedFM } from '../model/stmedfm.js';
-import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
-import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
 import { UserError } from './errors.js';
 
 export const CHECKPOINT_FORMAT = 'stmedfm/1';
+/** Header keys shared by a checkpoint and its optimizer sidecar. */
+export const PAIR_ID_KEY = 'stmedfm_pair_id';
+export const STEPS_DONE_KEY = 'stmedfm_steps_done';
 
 export interface CheckpointConfig {
   format: string;
   model: ModelConfig;
   heads: TaskHead[];
   peft?: PeftConfig;
-  /** Free-form provenance: how this checkpoint was trained. */
+  /** Free-form provenance: how this checkpoint was trained (`trained_heads`: heads trained with these weights). */
   training?: Record<string, unknown>;
 }
 
@@ -29,15 +38,89 @@ export interface LoadedModel {
   config: CheckpointConfig;
 }
 
+function checkpointConfig(model: STMedFM, training?: Record<string, unknown>): CheckpointConfig {
+  return { format: CHECKPOINT_FORMAT, model: model.config, heads: [...model.heads], ...(model.peft ? { peft: model.peft } : {}), ...(training ? { training } : {}) };
+}
+
+function stateDict(model: STMedFM, store: ParamStore) {
+  return new Map(model.specs().map((s) => [s.name, store.get(s.name)]));
+}
+
 export async function saveModel(path: string, model: STMedFM, store: ParamStore, training?: Record<string, unknown>): Promise<void> {
-  const config: CheckpointConfig = { format: CHECKPOINT_FORMAT, model: model.config, heads: [...model.heads], ...(model.peft ? { peft: model.peft } : {}), ...(training ? { training } : {}) };
-  const names = model.specs().map((s) => s.name);
-  const dict = new Map(names.map((n) => [n, store.get(n)]));
-  await saveCheckpoint(path, dict, config);
+  await saveCheckpoint(path, stateDict(model, store), checkpointConfig(model, training));
+}
+
+/** `x.safetensors` -> `x.optim.safetensors`. */
+export const optimizerPath = (ckpt: string): string => ckpt.replace(/\.safetensors$/, '') + '.optim.safetensors';
+/** Where an interrupted run keeps its resumable state: `x.safetensors` -> `x.partial.safetensors`. */
+export const partialPath = (ckpt: string): string => ckpt.replace(/\.safetensors$/, '') + '.partial.safetensors';
+
+export interface TrainingState {
+  model: STMedFM;
+  store: ParamStore;
+  training: Record<string, unknown>;
+  optimizerState: Record<string, Float32Array>;
+  stepsDone: number;
+}
+
+/**
+ * The files of a checkpoint + optimizer pair, in write order: `extra` files (e.g. adapter files)
+ * first, then the optimizer state, the checkpoint last. Renaming the checkpoint last means that
+ * an existing checkpoint always has everything written before it, and that a failure before it
+ * leaves the previous checkpoint in place.
+ */
+export function trainingPairFiles(path: string, s: TrainingState, extra: readonly GroupFile[] = []): GroupFile[] {
+  const pair = { [PAIR_ID_KEY]: randomBytes(8).toString('hex'), [STEPS_DONE_KEY]: String(s.stepsDone) };
+  const optim = new Map(Object.entries(s.optimizerState).map(([k, v]) => [k, { dtype: 'F32' as const, shape: [v.length], data: v }]));
+  const kind = String(s.training.kind ?? '');
+  return [
+    ...extra,
+    { path: optimizerPath(path), data: serializeSafetensors(optim, { ...pair, kind, steps_done: String(s.stepsDone) }) },
+    { path, data: serializeCheckpoint(stateDict(s.model, s.store), checkpointConfig(s.model, s.training), { metadata: pair }) },
+  ];
+}
+
+/** Writes a checkpoint and its optimizer state (and `extra` files) as one group. */
+export async function saveTrainingPair(path: string, s: TrainingState, extra: readonly GroupFile[] = []): Promise<void> {
+  await writeFileGroupAtomic(trainingPairFiles(path, s, extra));
+}
+
+/** Fails with a clear line unless `path` is an existing regular file that does not look like ONNX. */
+function checkCheckpointFile(path: string, what: string): void {
+  if (!existsSync(path)) throw new UserError(`${path}: no such ${what} file`);
+  if (statSync(path).isDirectory()) throw new UserError(`${path} is a folder; give the ${what} file itself (a .safetensors file)`);
+  const head = Buffer.alloc(16);
+  const fd = openSync(path, 'r');
+  let n: number;
+  try {
+    n = readSync(fd, head, 0, 16, 0);
+  } finally {
+    closeSync(fd);
+  }
+  // An ONNX model is a protobuf: field 1 (ir_version, varint) first, then 'producer_name' etc.
+  const looksOnnx = path.toLowerCase().endsWith('.onnx') || (n >= 2 && head[0] === 0x08 && head[1]! < 0x20 && head.includes(0x12));
+  if (looksOnnx) throw new UserError(`${path} is an ONNX model (as written by \`stmedfm export\`), not a checkpoint; give the .safetensors checkpoint it was exported from`);
+}
+
+/** The name of the first tensor with a NaN or infinite value, and how many such values it has. */
+function firstNonFinite(tensors: ReadonlyMap<string, { data: ArrayLike<number> }>): { name: string; count: number; kind: string } | undefined {
+  for (const [name, t] of tensors) {
+    let count = 0;
+    let nan = false;
+    for (let i = 0; i < t.data.length; i++) {
+      const v = t.data[i]!;
+      if (!Number.isFinite(v)) {
+        count++;
+        nan ||= Number.isNaN(v);
+      }
+    }
+    if (count) return { name, count, kind: nan ? 'NaN' : 'infinite' };
+  }
+  return undefined;
 }
 
 export async function loadModel(path: string): Promise<LoadedModel> {
-  if (!existsSync(path)) throw new UserError(`${path}: no such checkpoint file`);
+  checkCheckpointFile(path, 'checkpoint');
   let ck;
   try {
     ck = await loadCheckpoint(path);
@@ -69,10 +152,28 @@ export async function loadModel(path: string): Promise<LoadedModel> {
     const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
     throw new UserError(`${path}: tensors do not match the checkpoint's config: ${problems.slice(0, 3).join('; ')}${more}`);
   }
+  const bad = firstNonFinite(ck.tensors);
+  if (bad) {
+    throw new UserError(`${path}: tensor ${bad.name} has ${bad.count} ${bad.kind} value${bad.count > 1 ? 's' : ''}; the checkpoint is unusable (did its training diverge?)`);
+  }
   return { model, store, config: cfg as CheckpointConfig };
 }
 
-export const optimizerPath = (ckpt: string): string => ckpt.replace(/\.safetensors$/, '') + '.optim.safetensors';
+/** The heads this checkpoint's weights were trained with, or undefined if it does not say. */
+export function trainedHeads(m: LoadedModel): string[] | undefined {
+  const h = m.config.training?.trained_heads;
+  return Array.isArray(h) ? h.map(String) : undefined;
+}
+
+/** A warning when `task`'s head was not trained with the checkpoint's current weights. */
+export function untrainedHeadWarning(m: LoadedModel, path: string, task: string): string | undefined {
+  const trained = trainedHeads(m);
+  if (!trained || trained.includes(task)) return undefined;
+  return (
+    `${path}: the ${task} head was not trained with this checkpoint's weights (trained: ${trained.join(', ') || 'none'}); ` +
+    `its outputs come from a stale head. Fine-tune on ${task} first for meaningful results`
+  );
+}
 
 export interface OptimizerCheckpoint {
   state: Record<string, Float32Array>;
@@ -82,15 +183,49 @@ export interface OptimizerCheckpoint {
 
 export async function saveOptimizer(ckpt: string, state: Record<string, Float32Array>, stepsDone: number, meta: Record<string, string>): Promise<void> {
   const tensors = new Map(Object.entries(state).map(([k, v]) => [k, { dtype: 'F32' as const, shape: [v.length], data: v }]));
-  await saveSafetensors(optimizerPath(ckpt), tensors, { ...meta, steps_done: String(stepsDone) });
+  await writeFileAtomic(optimizerPath(ckpt), serializeSafetensors(tensors, { ...meta, steps_done: String(stepsDone) }));
 }
 
 export async function loadOptimizer(ckpt: string): Promise<OptimizerCheckpoint> {
   const p = optimizerPath(ckpt);
   if (!existsSync(p)) throw new UserError(`${p}: no optimizer state to resume from (it is written next to the checkpoint by finetune/pretrain)`);
-  const f = await loadSafetensors(p);
+  let f;
+  try {
+    f = await loadSafetensors(p);
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
   const state: Record<string, Float32Array> = {};
   for (const [k, t] of f.tensors) state[k] = Float32Array.from(t.data);
+  const bad = firstNonFinite(f.tensors);
+  if (bad) throw new UserError(`${p}: optimizer state ${bad.name} has ${bad.count} ${bad.kind} values; it cannot be resumed`);
   const meta = f.metadata ?? {};
   return { state, stepsDone: Number(meta.steps_done ?? 0), meta };
+}
+
+export interface ResumePoint {
+  loaded: LoadedModel;
+  optimizer: OptimizerCheckpoint;
+  stepsDone: number;
+  training: Record<string, unknown>;
+}
+
+/** Loads a checkpoint + optimizer pair to resume from, refusing a mismatched or incomplete pair. */
+export async function loadResumePoint(path: string): Promise<ResumePoint> {
+  const loaded = await loadModel(path);
+  const optimizer = await loadOptimizer(path);
+  const header = (await loadCheckpoint(path)).metadata;
+  const ckId = header[PAIR_ID_KEY];
+  const opId = optimizer.meta[PAIR_ID_KEY];
+  if (!ckId || !opId) {
+    throw new UserError(`--resume ${path}: the checkpoint or its optimizer file ${optimizerPath(path)} carries no pair id (written by reproduce or an older version); it cannot be resumed safely`);
+  }
+  if (ckId !== opId || header[STEPS_DONE_KEY] !== optimizer.meta[STEPS_DONE_KEY]) {
+    throw new UserError(
+      `--resume ${path}: its optimizer file ${optimizerPath(path)} belongs to another save (step ${optimizer.meta[STEPS_DONE_KEY] ?? '?'}, ` +
+        `checkpoint step ${header[STEPS_DONE_KEY] ?? '?'}; a write was cut short); resuming would mix two states. Start a new run without --resume`,
+    );
+  }
+  const training = loaded.config.training ?? {};
+  return { loaded, optimizer, stepsDone: Number(header[STEPS_DONE_KEY]), training };
 }

@@ -48,7 +48,7 @@ export interface TrainOptions {
   /** Resume: optimizer state by carried-tensor name and the number of steps already done. */
   resume?: { state: Record<string, Float32Array>; stepsDone: number };
   onStep?: (log: StepLog) => void;
-  /** Called between steps; returning true stops after the current step (Ctrl-C). */
+  /** Called before each step; returning true stops there (Ctrl-C): the result has the steps done so far. */
   shouldStop?: () => boolean;
 }
 
@@ -58,6 +58,10 @@ export interface TrainResult {
   losses: number[];
   seconds: number;
   stepsDone: number;
+  /** The step this run started from (0, or the resumed checkpoint's steps). */
+  startStep: number;
+  /** Stopped by `shouldStop` before `steps` were done. */
+  interrupted: boolean;
   trainableCount: number;
   /** AdamW state for resuming. */
   optimizerState: Record<string, Float32Array>;
@@ -67,7 +71,17 @@ export interface TrainResult {
 export async function train(model: STMedFM, store: ParamStore, trainable: readonly ParamSpec[], streams: readonly TaskStream[], opts: TrainOptions): Promise<TrainResult> {
   const o = { ...DEFAULT_OPTIM, ...opts.optim };
   if (!Number.isInteger(opts.steps) || opts.steps < 1) throw new UserError(`--steps must be a positive integer, got ${opts.steps}`);
-  if (!(o.lr > 0)) throw new UserError(`--lr must be positive, got ${o.lr}`);
+  if (!(o.lr > 0) || !Number.isFinite(o.lr)) throw new UserError(`--lr must be a positive number, got ${o.lr}`);
+  if (!(o.weightDecay >= 0) || !Number.isFinite(o.weightDecay)) throw new UserError(`--weight-decay must be >= 0 (AdamW's decoupled decay; 0 turns it off), got ${o.weightDecay}`);
+  if (!Number.isInteger(o.warmup) || o.warmup < 0) throw new UserError(`--warmup must be an integer >= 0, got ${o.warmup}`);
+  for (const s of streams) {
+    const n = s.pool ? s.pool.length : s.split.n;
+    if (n === 0) throw new UserError(`${s.split.file}: the ${s.split.split} split of ${s.task} is empty (0 samples); nothing to train on`);
+  }
+  const start = opts.resume?.stepsDone ?? 0;
+  if (start >= opts.steps) {
+    throw new UserError(`--steps ${opts.steps} is not above the ${start} steps the resumed checkpoint has already done; ask for more steps (e.g. --steps ${start + 1}) or do not resume`);
+  }
   const warmup = Math.min(o.warmup, opts.steps);
 
   const warnings: string[] = [];
@@ -90,16 +104,33 @@ export async function train(model: STMedFM, store: ParamStore, trainable: readon
   });
   const init: Record<string, Float32Array> = {};
   for (const p of params) init[p.name] = Float32Array.from(store.get(p.name).data);
-  if (opts.resume) Object.assign(init, opts.resume.state);
+  if (opts.resume) {
+    // The optimizer state must be exactly this run's: same tensors, same sizes.
+    const want = new Map(tg.spec.carried.filter((c) => c.kind === 'state').map((c) => [c.input, c.shape.reduce((a, b) => a * b, 1)]));
+    const have = Object.entries(opts.resume.state);
+    const wrong = have.filter(([k, v]) => want.get(k) !== v.length).map(([k]) => k);
+    const missing = [...want.keys()].filter((k) => !(k in opts.resume!.state));
+    if (wrong.length || missing.length) {
+      throw new UserError(
+        `the resumed optimizer state does not fit this run's trainable parameters (${[...missing.map((k) => `missing ${k}`), ...wrong.map((k) => `unexpected ${k}`)].slice(0, 3).join('; ')}); resume with the run's original settings`,
+      );
+    }
+    Object.assign(init, opts.resume.state);
+  }
   const session = await TrainingSession.create(tg.graph, tg.spec, init, { threads: opts.threads ?? 1 });
-  const start = opts.resume?.stepsDone ?? 0;
-  session.steps = start;
+  session.steps = start; // AdamW's bias correction continues from the resumed step count
 
   const losses: number[] = [];
   const t0 = performance.now();
   const fetch = streams.length > 1 ? streams.map((s) => `loss_${s.task}`) : [];
   let step = start;
+  let interrupted = false;
   for (; step < opts.steps; step++) {
+    // Checked before each step, so a stop requested while the graph was being built runs no step.
+    if (opts.shouldStop?.()) {
+      interrupted = true;
+      break;
+    }
     const feeds: Record<string, ReturnType<typeof floatTensor>> = {};
     streams.forEach((s, k) => {
       const { indices } = batchers[k]!.batchAt(step);
@@ -121,10 +152,6 @@ export async function train(model: STMedFM, store: ParamStore, trainable: readon
     }
     losses.push(r.loss);
     opts.onStep?.({ step: step + 1, total: opts.steps, loss: r.loss, taskLosses, lr });
-    if (opts.shouldStop?.()) {
-      step++;
-      break;
-    }
   }
   const seconds = (performance.now() - t0) / 1000;
   const out = store.clone();
@@ -133,5 +160,5 @@ export async function train(model: STMedFM, store: ParamStore, trainable: readon
   for (const name of session.names('state')) optimizerState[name] = Float32Array.from(session.get(name));
   await session.release();
   const trainableCount = params.reduce((n, p) => n + store.get(p.name).data.length, 0);
-  return { store: out, losses, seconds, stepsDone: step, trainableCount, optimizerState, warnings };
+  return { store: out, losses, seconds, stepsDone: step, startStep: start, interrupted, trainableCount, optimizerState, warnings };
 }

@@ -2,17 +2,17 @@
  * The product's operations as library functions: multi-task pretraining, fine-tuning by one of
  * the five methods, and evaluation. The CLI and `reproduce` are thin layers over these.
  */
-import { type DataSourceOptions, type TaskData, classWeights, loadTask, selectShots, splitClassIds } from '../data/index.js';
+import { type DataSourceOptions, type TaskData, type TaskSplit, classWeights, loadTask, selectShots, splitClassIds } from '../data/index.js';
 import { evaluateAll, temperatureScaling } from '../evaluation/index.js';
-import { Predictor } from '../inference/predictor.js';
+import { INFERENCE_BATCH, Predictor } from '../inference/predictor.js';
 import { type ModelConfig, STMEDFM_TINY } from '../model/config.js';
 import { ParamStore } from '../model/params.js';
 import { DEFAULT_ADAPTER, DEFAULT_LORA, type AdapterConfig, type LoraConfig } from '../model/peft.js';
 import { type Method, METHODS, STMedFM, countParams } from '../model/stmedfm.js';
-import { type LoadedModel, loadModel, loadOptimizer } from './checkpoint.js';
+import { type LoadedModel, type ResumePoint, loadResumePoint } from './checkpoint.js';
 import { UserError } from './errors.js';
 import { DEFAULT_BATCH, DEFAULT_FINETUNE_STEPS, taskHead } from './tasks.js';
-import { type OptimOptions, type StepLog, type TaskStream, type TrainResult, train } from './trainer.js';
+import { DEFAULT_OPTIM, type OptimOptions, type StepLog, type TaskStream, type TrainResult, train } from './trainer.js';
 
 export interface CommonTrainOptions {
   data?: DataSourceOptions;
@@ -26,10 +26,57 @@ export interface CommonTrainOptions {
   shouldStop?: () => boolean;
   /** Already-loaded task data (reproduce loads each file once). */
   loaded?: ReadonlyMap<string, TaskData>;
+  /**
+   * Continue an interrupted run from this checkpoint and its optimizer sidecar. The run's
+   * settings must equal the interrupted run's (checked before training), so that the result
+   * equals an uninterrupted run; `steps` defaults to the interrupted run's.
+   */
+  resumeFrom?: string;
 }
 
 function dataFor(task: string, o: CommonTrainOptions): TaskData {
   return o.loaded?.get(task) ?? loadTask(task, o.data ?? {});
+}
+
+/** A split that training or evaluation cannot do without; empty ones are refused naming file and task. */
+function nonEmpty(split: TaskSplit, why: string): TaskSplit {
+  if (split.n === 0) throw new UserError(`${split.file}: the ${split.split} split of ${split.task} is empty (0 samples); ${why}`);
+  return split;
+}
+
+const show = (v: unknown): string => {
+  const t = JSON.stringify(v) ?? 'none';
+  return t.length > 80 ? `${t.slice(0, 77)}...` : t;
+};
+
+/**
+ * Loads a resume point and checks it was written by a run with exactly these settings: another
+ * task, method, model, PEFT config, seed, batch or optimizer setting would not continue the
+ * same run. Returns the point and the total steps to run.
+ */
+async function resumePoint(path: string, expect: Record<string, unknown>, model: STMedFM, requestedSteps: number | undefined): Promise<{ point: ResumePoint; steps: number; warnings: string[] }> {
+  const point = await loadResumePoint(path);
+  const t = point.training;
+  if (t.kind !== expect.kind) throw new UserError(`--resume ${path} is a ${String(t.kind ?? 'unknown')} checkpoint; \`${String(expect.kind)}\` cannot continue it`);
+  const diffs: string[] = [];
+  const cfg = point.loaded.config;
+  if (JSON.stringify(cfg.model) !== JSON.stringify(model.config)) diffs.push(`model ${show(cfg.model)} vs ${show(model.config)}`);
+  if (JSON.stringify(cfg.heads) !== JSON.stringify(model.heads)) diffs.push(`heads ${cfg.heads.map((h) => h.name).join(',')} vs ${model.heads.map((h) => h.name).join(',')}`);
+  if (JSON.stringify(cfg.peft ?? null) !== JSON.stringify(model.peft ?? null)) diffs.push(`PEFT config ${show(cfg.peft ?? null)} vs ${show(model.peft ?? null)}`);
+  for (const [k, v] of Object.entries(expect)) {
+    if (k === 'kind') continue;
+    if (JSON.stringify(t[k] ?? null) !== JSON.stringify(v ?? null)) diffs.push(`${k} ${show(t[k] ?? null)} vs ${show(v ?? null)}`);
+  }
+  if (diffs.length) {
+    throw new UserError(`--resume ${path} was written by a run with other settings (checkpoint vs this command: ${diffs.slice(0, 3).join('; ')}); resume with the interrupted run's settings, or start a new run without --resume`);
+  }
+  const original = Number(t.steps);
+  const steps = requestedSteps ?? original;
+  const warnings: string[] = [];
+  if (steps !== original && steps > point.stepsDone) {
+    warnings.push(`the interrupted run was for ${original} steps and this one is for ${steps}: the learning-rate schedule changes, so the result will differ from an uninterrupted ${steps}-step run`);
+  }
+  return { point, steps, warnings };
 }
 
 export interface PretrainOptions extends CommonTrainOptions {
@@ -47,15 +94,30 @@ export async function pretrain(o: PretrainOptions): Promise<TrainedModel> {
   const heads = o.tasks.map(taskHead);
   const model = new STMedFM(o.config ?? STMEDFM_TINY, heads);
   const seed = o.seed ?? 0;
-  const store = ParamStore.init(model.specs(), seed);
+  const batch2d = o.batch2d ?? DEFAULT_BATCH['2d'];
+  const batch3d = o.batch3d ?? DEFAULT_BATCH['3d'];
+  const optim = { ...DEFAULT_OPTIM, ...o.optim };
+  const identity = { kind: 'pretrain', tasks: heads.map((h) => h.name), seed, batch2d, batch3d, optim };
+  const resume = o.resumeFrom ? await resumePoint(o.resumeFrom, identity, model, o.steps) : undefined;
+  const steps = resume?.steps ?? o.steps ?? 200;
+  const store = resume ? resume.point.loaded.store : ParamStore.init(model.specs(), seed);
   const streams: TaskStream[] = heads.map((h) => ({
     task: h.name,
-    split: dataFor(h.name, o).train,
-    batchSize: h.modality === '2d' ? (o.batch2d ?? DEFAULT_BATCH['2d']) : (o.batch3d ?? DEFAULT_BATCH['3d']),
+    split: nonEmpty(dataFor(h.name, o).train, 'nothing to pretrain on'),
+    batchSize: h.modality === '2d' ? batch2d : batch3d,
   }));
-  const steps = o.steps ?? 200;
-  const result = await train(model, store, model.pretrainSpecs(heads.map((h) => h.name)), streams, { steps, seed, threads: o.threads, optim: o.optim, onStep: o.onStep, shouldStop: o.shouldStop });
-  const training = { kind: 'pretrain', tasks: heads.map((h) => h.name), steps, stepsDone: result.stepsDone, seed, optim: o.optim ?? {} };
+  const result = await train(model, store, model.pretrainSpecs(heads.map((h) => h.name)), streams, {
+    steps,
+    seed,
+    threads: o.threads,
+    optim,
+    onStep: o.onStep,
+    shouldStop: o.shouldStop,
+    ...(resume ? { resume: { state: resume.point.optimizer.state, stepsDone: resume.point.stepsDone } } : {}),
+  });
+  result.warnings.unshift(...(resume?.warnings ?? []));
+  // Multi-task pretraining trains every task's head together with the shared weights.
+  const training = { ...identity, steps, stepsDone: result.stepsDone, trained_heads: heads.map((h) => h.name) };
   return { model, store: result.store, config: { format: 'stmedfm/1', model: model.config, heads, training }, result, training };
 }
 
@@ -68,8 +130,6 @@ export interface FinetuneOptions extends CommonTrainOptions {
   lora?: Partial<LoraConfig>;
   adapter?: Partial<AdapterConfig>;
   config?: ModelConfig;
-  /** Resume a fine-tuning run from a checkpoint written by an interrupted run. */
-  resumeFrom?: string;
 }
 
 export const DEFAULT_LR: Record<Method, number> = { scratch: 1e-3, 'scratch-weighted': 1e-3, full: 1e-3, lora: 3e-3, adapter: 3e-3 };
@@ -80,6 +140,7 @@ export async function finetune(o: FinetuneOptions): Promise<TrainedModel> {
   const seed = o.seed ?? 0;
   const fromScratch = o.method === 'scratch' || o.method === 'scratch-weighted';
   if (!fromScratch && !o.from) throw new UserError(`method '${o.method}' starts from a pretrained checkpoint: pass --from FILE.safetensors (from \`stmedfm pretrain\`)`);
+  if (fromScratch && o.from) throw new UserError(`method '${o.method}' trains from random weights and does not use --from; drop --from, or use --method full (or lora/adapter) to start from the checkpoint`);
 
   let model: STMedFM;
   let store: ParamStore;
@@ -101,10 +162,20 @@ export async function finetune(o: FinetuneOptions): Promise<TrainedModel> {
     for (const name of base.store.names()) store.set(name, base.store.get(name));
   }
 
+  const batch = head.modality === '2d' ? (o.batch2d ?? DEFAULT_BATCH['2d']) : (o.batch3d ?? DEFAULT_BATCH['3d']);
+  const optim = { ...DEFAULT_OPTIM, lr: DEFAULT_LR[o.method], ...o.optim };
+  const identity = { kind: 'finetune', task: head.name, method: o.method, seed, shots: o.shots ?? null, batch, optim };
+  const resume = o.resumeFrom ? await resumePoint(o.resumeFrom, identity, model, o.steps) : undefined;
+  if (resume) store = resume.point.loaded.store;
+
   const data = dataFor(head.name, o);
+  const warnings: string[] = [...(resume?.warnings ?? [])];
+  nonEmpty(data.train, 'nothing to fine-tune on');
+  for (const s of [data.val, data.test]) {
+    if (s.n === 0) warnings.push(`${s.file}: the ${s.split} split of ${head.name} is empty, so \`evaluate --split ${s.split}\`${s.split === 'val' ? ' and temperature scaling' : ''} cannot use this file`);
+  }
   const labels = splitClassIds(data.train);
   let pool: Int32Array | undefined;
-  const warnings: string[] = [];
   if (o.shots !== undefined) {
     const sel = selectShots(labels, o.shots, seed, { numClasses: head.numClasses, classNames: data.train.info.labels });
     pool = sel.indices;
@@ -114,17 +185,11 @@ export async function finetune(o: FinetuneOptions): Promise<TrainedModel> {
   const stream: TaskStream = {
     task: head.name,
     split: data.train,
-    batchSize: head.modality === '2d' ? (o.batch2d ?? DEFAULT_BATCH['2d']) : (o.batch3d ?? DEFAULT_BATCH['3d']),
+    batchSize: batch,
     ...(pool ? { pool } : {}),
     ...(o.method === 'scratch-weighted' ? { classWeights: Array.from(classWeights(weightsFrom, head.numClasses)) } : {}),
   };
-  const steps = o.steps ?? DEFAULT_FINETUNE_STEPS[head.modality];
-  const optim = { lr: DEFAULT_LR[o.method], ...o.optim };
-  const resume = o.resumeFrom ? await loadOptimizer(o.resumeFrom) : undefined;
-  if (resume && o.resumeFrom) {
-    const r = await loadModel(o.resumeFrom);
-    for (const name of r.store.names()) if (store.has(name)) store.set(name, r.store.get(name));
-  }
+  const steps = resume?.steps ?? o.steps ?? DEFAULT_FINETUNE_STEPS[head.modality];
   const trainable = model.trainableSpecs(head.name, o.method);
   const result = await train(model, store, trainable, [stream], {
     steps,
@@ -133,10 +198,11 @@ export async function finetune(o: FinetuneOptions): Promise<TrainedModel> {
     optim,
     onStep: o.onStep,
     shouldStop: o.shouldStop,
-    ...(resume ? { resume: { state: resume.state, stepsDone: resume.stepsDone } } : {}),
+    ...(resume ? { resume: { state: resume.point.optimizer.state, stepsDone: resume.point.stepsDone } } : {}),
   });
   result.warnings.unshift(...warnings);
-  const training = { kind: 'finetune', task: head.name, method: o.method, steps, stepsDone: result.stepsDone, seed, shots: o.shots ?? null, optim, trainable_params: countParams(trainable) };
+  // Only this task's head is trained with the new weights; other heads kept from --from are stale.
+  const training = { ...identity, steps, stepsDone: result.stepsDone, trainable_params: countParams(trainable), trained_heads: [head.name] };
   return { model, store: result.store, config: { format: 'stmedfm/1', model: model.config, heads: [...model.heads], ...(model.peft ? { peft: model.peft } : {}), training }, result, training };
 }
 
@@ -172,7 +238,13 @@ export interface EvaluationResult {
 export async function evaluate(m: LoadedModel, o: EvaluateOptions): Promise<EvaluationResult> {
   const head = m.model.head(taskHead(o.task).name);
   const data = o.loaded?.get(head.name) ?? loadTask(head.name, o.data ?? {});
-  const predictor = await Predictor.create(m.model, m.store, head.name, { threads: o.threads, ...(o.batchSize ? { batch: o.batchSize } : {}) });
+  nonEmpty(data[o.split], 'nothing to evaluate; use another --split or a file with samples in it');
+  const withTemperature = o.temperature && o.split !== 'val';
+  if (withTemperature) nonEmpty(data.val, 'temperature scaling is fitted on val; pass --no-temperature to skip it');
+  // The graph has a fixed batch and pads the last piece: a batch above the largest split only adds padding.
+  const largest = Math.max(data[o.split].n, withTemperature ? data.val.n : 0);
+  const batch = Math.min(o.batchSize ?? INFERENCE_BATCH[head.modality], largest);
+  const predictor = await Predictor.create(m.model, m.store, head.name, { threads: o.threads, batch });
   try {
     const out = await predictor.runSplit(data[o.split]);
     const shape = [out.n, out.classes];
@@ -192,7 +264,7 @@ export async function evaluate(m: LoadedModel, o: EvaluateOptions): Promise<Eval
       logits: out.logits,
       labels: out.labels,
     };
-    if (o.temperature && o.split !== 'val') {
+    if (withTemperature) {
       const val = await predictor.runSplit(data.val);
       const ts = temperatureScaling({ logits: { shape: [val.n, val.classes], data: val.logits }, labels: val.labels }, { logits: { shape, data: out.logits }, labels: out.labels });
       res.temperature = { t: ts.fit.temperature, ece: ts.after.ece, brier: ts.after.brier, nll: ts.after.nll, acc: ts.after.acc, auroc: ts.after.auroc };

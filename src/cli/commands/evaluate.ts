@@ -1,9 +1,13 @@
 /** `stmedfm evaluate`: metrics of a checkpoint on a task's split. */
 import type { Command } from 'commander';
-import { loadModel } from '../../training/checkpoint.js';
+import { loadModel, untrainedHeadWarning } from '../../training/checkpoint.js';
 import { UserError } from '../../training/errors.js';
+import { taskHead } from '../../training/tasks.js';
 import { evaluate } from '../../training/workflows.js';
-import { action, collect, dataOptions, int, printJson } from '../common.js';
+import { checkThreads, collect, dataOptions, int, action, printJson, warn, warnUnusedData } from '../common.js';
+
+/** Above these batches, evaluation only uses more memory (the per-batch overhead is long amortised). */
+export const LARGE_EVAL_BATCH = { '2d': 4096, '3d': 512 } as const;
 
 export function registerEvaluate(program: Command): void {
   program
@@ -15,13 +19,23 @@ export function registerEvaluate(program: Command): void {
     .option('--data-dir <dir>', 'folder with MedMNIST files (default: the built-in demo pack)')
     .option('--data <name=file>', 'use FILE for task NAME (repeatable)', collect, [])
     .option('--threads <n>', 'ONNX Runtime threads', int('--threads', 1), 1)
-    .option('--batch <n>', 'evaluation batch size (default 256 for 2D, 32 for 3D)', int('--batch', 1))
+    .option('--batch <n>', 'evaluation batch size (default 256 for 2D, 32 for 3D; capped at the split size)', int('--batch', 1))
     .option('--no-temperature', 'skip temperature scaling (fitted on val)')
     .option('--json', 'print JSON on stdout')
     .action(
       action(async (o: { checkpoint: string; task: string; split: string; dataDir?: string; data: string[]; threads: number; batch?: number; temperature: boolean; json?: boolean }) => {
         if (!['train', 'val', 'test'].includes(o.split)) throw new UserError(`--split must be train, val or test, got '${o.split}'`);
+        checkThreads(o.threads);
+        warnUnusedData(o.data, [o.task]);
+        const head = taskHead(o.task);
+        if (o.batch !== undefined && o.batch > LARGE_EVAL_BATCH[head.modality]) {
+          warn(`--batch ${o.batch} is very large for ${head.modality.toUpperCase()} (above ${LARGE_EVAL_BATCH[head.modality]}): it needs much more memory and is not faster; the default is ${head.modality === '2d' ? 256 : 32}`);
+        }
         const m = await loadModel(o.checkpoint);
+        if (m.model.headsByName.has(head.name)) {
+          const stale = untrainedHeadWarning(m, o.checkpoint, head.name);
+          if (stale) warn(stale);
+        }
         const r = await evaluate(m, { task: o.task, split: o.split as 'test', data: dataOptions(o), threads: o.threads, batchSize: o.batch, temperature: o.temperature });
         // Everything but the raw arrays (probs, logits, labels), which are for plots.
         const { probs: _p, logits: _l, labels: _y, auroc_skipped, temperature, ...metrics } = r;

@@ -1,9 +1,9 @@
 /** `stmedfm export`: the deployable inference ONNX of one task. */
 import type { Command } from 'commander';
 import { exportOnnx } from '../../inference/export.js';
-import { loadModel } from '../../training/checkpoint.js';
-import { UserError } from '../../training/errors.js';
-import { action, printJson } from '../common.js';
+import { loadModel, untrainedHeadWarning } from '../../training/checkpoint.js';
+import { action, printJson, warn } from '../common.js';
+import { checkOutputs } from '../outputs.js';
 
 export function registerExport(program: Command): void {
   program
@@ -11,13 +11,15 @@ export function registerExport(program: Command): void {
     .description('write an inference ONNX model (LoRA merged, softmax output, dynamic batch, metadata)')
     .requiredOption('--checkpoint <file>', 'checkpoint (.safetensors)')
     .requiredOption('--task <name>', 'task whose head to export')
-    .requiredOption('--out <file.onnx>', 'ONNX file to write')
+    .requiredOption('--out <file.onnx>', 'ONNX file to write (must end in .onnx, may not be the checkpoint; missing folders are created)')
     .option('--json', 'print JSON on stdout')
     .action(
       action(async (o: { checkpoint: string; task: string; out: string; json?: boolean }) => {
-        if (!o.out.endsWith('.onnx')) throw new UserError(`--out ${o.out}: use a .onnx file name`);
+        checkOutputs([{ flag: '--out', path: o.out, kind: 'onnx' }], [{ flag: '--checkpoint', path: o.checkpoint }]);
         const m = await loadModel(o.checkpoint);
         m.model.head(o.task);
+        const stale = untrainedHeadWarning(m, o.checkpoint, m.model.head(o.task).name);
+        if (stale) warn(stale);
         const info = await exportOnnx(m.model, m.store, o.task, o.out);
         if (o.json) printJson({ out: o.out, ...info });
         else process.stderr.write(`exported ${o.task} to ${o.out} (input x [${info.inputShape.join(',')}], outputs logits and probabilities)\n`);

@@ -1,15 +1,21 @@
 /** `stmedfm pretrain` and `stmedfm finetune`. */
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { MODEL_CONFIGS, type ModelConfig } from '../../model/config.js';
-import { METHODS, type Method } from '../../model/stmedfm.js';
+import { resolveDataFile } from '../../data/index.js';
+import { makeDirs } from '../../io/atomic.js';
+import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME } from '../../io/peft_files.js';
+import { MODEL_CONFIGS, STMEDFM_TINY, type ModelConfig } from '../../model/config.js';
+import { METHODS, STMedFM, type Method } from '../../model/stmedfm.js';
 import type { LoraTarget } from '../../model/peft.js';
-import { loadModel, saveModel, saveOptimizer } from '../../training/checkpoint.js';
+import { loadModel, optimizerPath, partialPath, saveTrainingPair } from '../../training/checkpoint.js';
 import { UserError } from '../../training/errors.js';
+import { taskHead } from '../../training/tasks.js';
 import type { StepLog } from '../../training/trainer.js';
 import { finetune, pretrain, type TrainedModel } from '../../training/workflows.js';
-import { writeAdapterFiles } from '../adapter_files.js';
-import { action, collect, dataOptions, int, interruptFlag, list, num, printJson, stepReporter } from '../common.js';
+import { adapterFiles } from '../adapter_files.js';
+import { INTERRUPT_EXIT, action, checkThreads, collect, dataOptions, int, interruptFlag, list, num, printJson, stepReporter, warn, warnUnusedData } from '../common.js';
+import { type NamedInput, type PlannedOutput, checkOutputs } from '../outputs.js';
 
 interface CommonOpts {
   dataDir?: string;
@@ -18,6 +24,7 @@ interface CommonOpts {
   seed: number;
   threads: number;
   out: string;
+  resume?: string;
   lr?: number;
   warmup?: number;
   weightDecay?: number;
@@ -28,21 +35,35 @@ interface CommonOpts {
   quiet?: boolean;
 }
 
+const OUTPUT_HELP = `
+Output: --out must end in .safetensors; its optimizer state goes to <out>.optim.safetensors.
+--log must end in .jsonl, .ndjson, .log or .txt. Outputs may not be any of the inputs, and
+missing folders are created. Everything is checked before training starts.
+
+Interrupting (Ctrl-C or SIGTERM) stops at the end of the current step, saves the run so far to
+<out>.partial.safetensors (+ .partial.optim.safetensors; --out itself is not touched), prints
+the command that continues it (the same command plus --resume <out>.partial.safetensors), and
+exits 130 (143 for SIGTERM). A second Ctrl-C quits at once without saving. A finished run
+removes its own <out>.partial files. A resumed run ends with the same weights as an
+uninterrupted one; it must use the interrupted run's settings (checked before training).`;
+
 function addCommon(cmd: Command): Command {
   return cmd
     .option('--data-dir <dir>', 'folder with MedMNIST files under official names (default: the built-in demo pack)')
     .option('--data <name=file>', 'use FILE for task NAME (repeatable), e.g. bloodmnist=../shared/data/medmnist/bloodmnist-source28.npz', collect, [])
-    .option('--steps <n>', 'optimisation steps', int('--steps', 1))
+    .option('--steps <n>', 'optimisation steps (when resuming: the interrupted run\'s)', int('--steps', 1))
     .option('--seed <n>', 'random seed (init, batches, shots)', int('--seed'), 0)
-    .option('--threads <n>', 'ONNX Runtime intra-op threads', int('--threads', 1), 1)
+    .option('--threads <n>', 'ONNX Runtime intra-op threads (at most the number of cores)', int('--threads', 1), 1)
     .option('--lr <x>', 'peak learning rate', num('--lr'))
     .option('--warmup <n>', 'linear warmup steps before cosine decay', int('--warmup'))
-    .option('--weight-decay <x>', 'AdamW weight decay (weight matrices and conv kernels only)', num('--weight-decay'))
+    .option('--weight-decay <x>', 'AdamW weight decay >= 0 (weight matrices and conv kernels only)', num('--weight-decay'))
     .option('--batch-2d <n>', 'batch size of 2D tasks (default 64)', int('--batch-2d', 1))
     .option('--batch-3d <n>', 'batch size of 3D tasks (default 16)', int('--batch-3d', 1))
-    .option('--log <file>', 'write the per-step losses as JSON lines')
+    .option('--resume <file.safetensors>', 'continue an interrupted run from its <out>.partial.safetensors (and optimizer state)')
+    .option('--log <file.jsonl>', 'write the per-step losses as JSON lines (appended to when resuming)')
     .option('--json', 'print a JSON summary on stdout')
-    .option('--quiet', 'no progress output');
+    .option('--quiet', 'no progress output')
+    .addHelpText('after', OUTPUT_HELP);
 }
 
 function modelConfig(name: string | undefined): ModelConfig | undefined {
@@ -52,39 +73,108 @@ function modelConfig(name: string | undefined): ModelConfig | undefined {
   return c;
 }
 
+/** The data files a run reads (inputs that no output may replace). */
+function dataInputs(o: CommonOpts, tasks: readonly string[]): NamedInput[] {
+  const src = dataOptions(o);
+  return tasks.map((t) => ({ flag: o.data?.some((d) => d.startsWith(`${t}=`)) ? '--data' : '--data-dir', path: resolveDataFile(t, src) }));
+}
+
+const checkpointInputs = (flag: string, path: string | undefined): NamedInput[] => (path ? [{ flag, path }, { flag, path: optimizerPath(path) }] : []);
+
+/** Everything a training command writes: the checkpoint pair, the partial pair, the log, adapter files. */
+function plannedOutputs(o: CommonOpts, adapterDir?: string): PlannedOutput[] {
+  const partial = partialPath(o.out);
+  const outputs: PlannedOutput[] = [
+    { flag: '--out', path: o.out, kind: 'checkpoint', also: [optimizerPath(o.out)] },
+    // An interrupted resumed run replaces the partial state it resumed from with a newer one.
+    { flag: '--out', path: partial, kind: 'checkpoint', also: [optimizerPath(partial)], mayReplace: ['--resume'], derived: true },
+  ];
+  if (adapterDir) outputs.push({ flag: '--adapter-dir', path: adapterDir, kind: 'folder', also: [join(adapterDir, ADAPTER_WEIGHTS_NAME), join(adapterDir, ADAPTER_CONFIG_NAME)] });
+  if (o.log) outputs.push({ flag: '--log', path: o.log, kind: 'log' });
+  return outputs;
+}
+
+/** About what a run writes: the checkpoint, AdamW's two moments, and a partial pair of the same size. */
+function bytesNeeded(paramBytes: number): number {
+  return paramBytes * 3 + 1e6;
+}
+
+function paramBytes(config: ModelConfig, tasks: readonly string[]): number {
+  return new STMedFM(config, tasks.map(taskHead)).specs().reduce((n, s) => n + 4 * s.shape.reduce((a, b) => a * b, 1), 0);
+}
+
 function stepHooks(label: string, o: CommonOpts) {
   const rep = stepReporter(label, { quiet: o.quiet });
   const intr = interruptFlag();
-  if (o.log) writeFileSync(o.log, '');
+  let log = o.log;
+  if (log) {
+    makeDirs(dirname(log));
+    if (!o.resume || !existsSync(log)) writeFileSync(log, '');
+  }
   const onStep = (l: StepLog) => {
     rep.onStep(l);
-    if (o.log) appendFileSync(o.log, `${JSON.stringify({ step: l.step, loss: l.loss, lr: l.lr, tasks: l.taskLosses })}\n`);
+    if (!log) return;
+    try {
+      appendFileSync(log, `${JSON.stringify({ step: l.step, loss: l.loss, lr: l.lr, tasks: l.taskLosses })}\n`);
+    } catch (e) {
+      // A log that cannot be written must not cost the run.
+      warn(`cannot write the log ${log} (${(e as Error).message}); training goes on without it`);
+      log = undefined;
+    }
   };
-  return { onStep, shouldStop: intr.stopped, done: () => (rep.stop(), intr.dispose()) };
+  return { onStep, shouldStop: intr.stopped, signal: intr.signal, done: () => (rep.stop(), intr.dispose()) };
 }
 
-async function finish(label: string, t: TrainedModel, o: CommonOpts, extra: Record<string, unknown> = {}): Promise<void> {
-  await saveModel(o.out, t.model, t.store, t.training);
-  await saveOptimizer(o.out, t.result.optimizerState, t.result.stepsDone, { kind: String(t.training.kind) });
-  for (const w of t.result.warnings) process.stderr.write(`stmedfm: warning: ${w}\n`);
+/** The command line to continue from `partial`: this one with --resume replaced. */
+function resumeCommand(partial: string): string {
+  const args: string[] = [];
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--resume') i++;
+    else if (!argv[i]!.startsWith('--resume=')) args.push(argv[i]!);
+  }
+  const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  return ['stmedfm', ...args, '--resume', partial].map(quote).join(' ');
+}
+
+/** Saves a finished run over --out, or an interrupted one to its partial file; prints the summary. */
+async function finish(label: string, t: TrainedModel, o: CommonOpts, signal: keyof typeof INTERRUPT_EXIT | undefined, extra: Record<string, unknown> = {}, adapterDir?: string): Promise<void> {
+  const r = t.result;
+  for (const w of r.warnings) warn(w);
+  const state = { model: t.model, store: t.store, training: t.training, optimizerState: r.optimizerState, stepsDone: r.stepsDone };
+  if (r.interrupted) {
+    const partial = partialPath(o.out);
+    const saved = r.stepsDone > r.startStep;
+    if (saved) await saveTrainingPair(partial, state);
+    const where = saved ? `saved the run so far to ${partial} (${o.out} was not written)` : `nothing new to save (no step finished${o.resume ? `; ${o.resume} is unchanged` : ''})`;
+    const resumeFrom = saved ? partial : o.resume;
+    process.stderr.write(`stmedfm: ${label} stopped at step ${r.stepsDone}/${t.training.steps}; ${where}\n`);
+    if (resumeFrom) process.stderr.write(`stmedfm: continue with: ${resumeCommand(resumeFrom)}\n`);
+    if (o.json) printJson({ interrupted: true, partial: saved ? partial : null, steps_done: r.stepsDone, steps: t.training.steps, ...extra });
+    process.exitCode = INTERRUPT_EXIT[signal ?? 'SIGINT'];
+    return;
+  }
+  const extraFiles = adapterDir ? adapterFiles(t, adapterDir, String(t.training.task), extra.from as string | undefined) : [];
+  await saveTrainingPair(o.out, state, extraFiles);
+  // A finished run supersedes its own interrupted state.
+  const partial = partialPath(o.out);
+  for (const f of [partial, optimizerPath(partial)]) rmSync(f, { force: true });
   const summary = {
     out: o.out,
-    steps_done: t.result.stepsDone,
-    trainable_params: t.result.trainableCount,
-    first_loss: t.result.losses[0] ?? null,
-    final_loss: t.result.losses.at(-1) ?? null,
-    train_seconds: Number(t.result.seconds.toFixed(3)),
+    steps_done: r.stepsDone,
+    trainable_params: r.trainableCount,
+    first_loss: r.losses[0] ?? null,
+    final_loss: r.losses.at(-1) ?? null,
+    train_seconds: Number(r.seconds.toFixed(3)),
+    ...(o.resume ? { resumed_from: o.resume, resumed_at_step: r.startStep } : {}),
     ...extra,
   };
   if (o.json) printJson(summary);
   else {
     process.stderr.write(
-      `${label}: ${t.result.stepsDone} steps in ${t.result.seconds.toFixed(1)} s, loss ${summary.first_loss?.toFixed(4)} -> ${summary.final_loss?.toFixed(4)}, ` +
-        `${t.result.trainableCount.toLocaleString('en-US')} trainable parameters; saved ${o.out}\n`,
+      `${label}: ${r.stepsDone - r.startStep} steps${o.resume ? ` (resumed at ${r.startStep})` : ''} in ${r.seconds.toFixed(1)} s, loss ${summary.first_loss?.toFixed(4)} -> ${summary.final_loss?.toFixed(4)}, ` +
+        `${r.trainableCount.toLocaleString('en-US')} trainable parameters; saved ${o.out}\n`,
     );
-  }
-  if (t.result.stepsDone < Number(t.training.steps)) {
-    process.stderr.write(`stmedfm: stopped early at step ${t.result.stepsDone}; continue with --resume ${o.out}\n`);
   }
 }
 
@@ -93,6 +183,11 @@ const optimFrom = (o: CommonOpts) => ({
   ...(o.warmup !== undefined ? { warmup: o.warmup } : {}),
   ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}),
 });
+
+function checkOptim(o: CommonOpts): void {
+  if (o.weightDecay !== undefined && o.weightDecay < 0) throw new UserError(`--weight-decay must be >= 0 (0 turns it off), got ${o.weightDecay}`);
+  if (o.lr !== undefined && !(o.lr > 0)) throw new UserError(`--lr must be positive, got ${o.lr}`);
+}
 
 export function registerTrain(program: Command): void {
   addCommon(
@@ -104,23 +199,31 @@ export function registerTrain(program: Command): void {
       .requiredOption('--out <file.safetensors>', 'checkpoint to write'),
   ).action(
     action(async (o: CommonOpts & { tasks: string[]; model?: string }) => {
+      checkOptim(o);
+      checkThreads(o.threads);
+      warnUnusedData(o.data, o.tasks);
+      const config = modelConfig(o.model);
+      checkOutputs(plannedOutputs(o), [...dataInputs(o, o.tasks), ...checkpointInputs('--resume', o.resume)], {
+        bytesNeeded: bytesNeeded(paramBytes(config ?? STMEDFM_TINY, o.tasks)),
+      });
       const hooks = stepHooks('pretrain', o);
       try {
         const t = await pretrain({
           tasks: o.tasks,
-          config: modelConfig(o.model),
+          config,
           data: dataOptions(o),
           seed: o.seed,
           threads: o.threads,
-          steps: o.steps ?? 200,
+          steps: o.steps,
           batch2d: o.batch2d,
           batch3d: o.batch3d,
           optim: optimFrom(o),
+          resumeFrom: o.resume,
           onStep: hooks.onStep,
           shouldStop: hooks.shouldStop,
         });
         hooks.done();
-        await finish('pretrain', t, o, { tasks: o.tasks });
+        await finish('pretrain', t, o, hooks.signal(), { tasks: o.tasks });
       } finally {
         hooks.done();
       }
@@ -133,8 +236,7 @@ export function registerTrain(program: Command): void {
       .description('transfer to one task: scratch, scratch-weighted, full, lora or adapter')
       .requiredOption('--task <name>', 'MedMNIST task, e.g. pathmnist')
       .requiredOption('--method <m>', `one of ${METHODS.join(', ')}`)
-      .option('--from <file.safetensors>', 'pretrained checkpoint (required for full, lora, adapter)')
-      .option('--resume <file.safetensors>', 'continue an interrupted fine-tuning run from its checkpoint and optimizer state')
+      .option('--from <file.safetensors>', 'pretrained checkpoint (required for full, lora, adapter; not allowed for scratch methods)')
       .option('--shots <k>', 'keep k training examples per class (few-shot)', int('--shots', 1))
       .option('--lora-r <n>', 'LoRA rank', int('--lora-r', 1))
       .option('--lora-alpha <x>', 'LoRA alpha', num('--lora-alpha'))
@@ -143,7 +245,7 @@ export function registerTrain(program: Command): void {
       .option('--adapter-size <n>', 'adapter bottleneck width', int('--adapter-size', 1))
       .option('--adapter-placement <p>', 'houlsby (after attention and MLP) or pfeiffer (after MLP)')
       .option('--model <name>', 'model config for scratch methods (stmedfm-tiny, stmedfm-small)')
-      .option('--adapter-dir <dir>', 'where to write adapter_model.safetensors + adapter_config.json (lora/adapter; default: next to --out)')
+      .option('--adapter-dir <dir>', 'where to write adapter_model.safetensors + adapter_config.json (lora/adapter; default: <out>-adapter next to --out)')
       .requiredOption('--out <file.safetensors>', 'checkpoint to write'),
   ).action(
     action(
@@ -152,7 +254,6 @@ export function registerTrain(program: Command): void {
           task: string;
           method: string;
           from?: string;
-          resume?: string;
           shots?: number;
           loraR?: number;
           loraAlpha?: number;
@@ -165,8 +266,22 @@ export function registerTrain(program: Command): void {
         },
       ) => {
         if (!METHODS.includes(o.method as Method)) throw new UserError(`unknown --method '${o.method}'; choose one of ${METHODS.join(', ')}`);
+        const scratch = o.method.startsWith('scratch');
+        if (scratch && o.from) throw new UserError(`--method ${o.method} trains from random weights and does not use --from; drop --from, or use --method full (or lora/adapter) to start from ${o.from}`);
+        if (!scratch && !o.from) throw new UserError(`method '${o.method}' starts from a pretrained checkpoint: pass --from FILE.safetensors (from \`stmedfm pretrain\`)`);
+        checkOptim(o);
+        checkThreads(o.threads);
+        warnUnusedData(o.data, [o.task]);
+        const peft = o.method === 'lora' || o.method === 'adapter';
+        const adapterDir = peft ? (o.adapterDir ?? o.out.replace(/\.safetensors$/, '') + '-adapter') : undefined;
+        if (o.adapterDir && !peft) warn(`--adapter-dir is ignored: method ${o.method} writes no adapter files`);
+        const fromBytes = o.from && existsSync(o.from) && statSync(o.from).isFile() ? statSync(o.from).size : paramBytes(modelConfig(o.model) ?? STMEDFM_TINY, [o.task]);
+        checkOutputs(plannedOutputs(o, adapterDir), [...dataInputs(o, [o.task]), ...checkpointInputs('--from', o.from), ...checkpointInputs('--resume', o.resume)], {
+          bytesNeeded: bytesNeeded(fromBytes),
+        });
         const from = o.from ? await loadModel(o.from) : undefined;
-        const hooks = stepHooks(`finetune ${o.task} ${o.method}`, o);
+        const label = `finetune ${o.task} ${o.method}`;
+        const hooks = stepHooks(label, o);
         try {
           const t = await finetune({
             task: o.task,
@@ -196,9 +311,7 @@ export function registerTrain(program: Command): void {
             shouldStop: hooks.shouldStop,
           });
           hooks.done();
-          let adapterDir: string | undefined;
-          if (t.model.peft) adapterDir = await writeAdapterFiles(t, o.adapterDir ?? o.out.replace(/\.safetensors$/, '') + '-adapter', o.task, o.from);
-          await finish(`finetune ${o.task} ${o.method}`, t, o, { task: o.task, method: o.method, ...(adapterDir ? { adapter_dir: adapterDir } : {}) });
+          await finish(label, t, o, hooks.signal(), { task: o.task, method: o.method, ...(adapterDir ? { adapter_dir: adapterDir } : {}), ...(o.from ? { from: o.from } : {}) }, adapterDir);
         } finally {
           hooks.done();
         }
