@@ -92,7 +92,10 @@ export function stepReporter(label: string, opts: { quiet?: boolean; every?: num
         }
         bar.update(l.step, { loss: l.loss.toFixed(4) });
       },
-      stop: () => started && bar.stop(),
+      stop: () => {
+        if (started) bar.stop();
+        started = false;
+      },
     };
   }
   const every = opts.every ?? 10;

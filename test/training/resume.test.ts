@@ -8,7 +8,7 @@ import { type TaskData, loadTaskFile } from '../../src/data/index.js';
 import { MODEL_CONFIGS } from '../../src/model/config.js';
 import { type LoadedModel, loadResumePoint, partialPath, saveTrainingPair } from '../../src/training/checkpoint.js';
 import { UserError } from '../../src/training/errors.js';
-import { type TrainedModel, finetune, pretrain } from '../../src/training/workflows.js';
+import { type TrainedModel, evaluate, finetune, pretrain } from '../../src/training/workflows.js';
 import { makeTmpDir, synthDataFile } from '../helpers/synth.js';
 
 const { dir } = makeTmpDir();
@@ -130,6 +130,22 @@ describe('training input problems are one clear UserError', () => {
     const err = await finetune({ ...tiny, task: 'pathmnist', method: 'scratch', steps: 1, from: pre }).catch((e) => e);
     expect(err).toBeInstanceOf(UserError);
     expect(err.message).toMatch(/does not use --from/);
+  });
+
+  it('an empty val or test split: fine-tuning warns, evaluating it is refused', async () => {
+    const { file } = synthDataFile('pathmnist', { dir: makeTmpDir().dir, sizes: { train: 16, val: 0, test: 4 } });
+    const noVal = new Map([['pathmnist', loadTaskFile('pathmnist', file)]]);
+    const t = await finetune({ ...tiny, loaded: noVal, task: 'pathmnist', method: 'scratch', steps: 1 });
+    expect(t.result.warnings.join('\n')).toMatch(/the val split of pathmnist is empty, so `evaluate --split val` and temperature scaling cannot use this file/);
+    for (const [o, msg] of [
+      [{ split: 'val' as const }, /the val split of pathmnist is empty .*nothing to evaluate/],
+      [{ split: 'test' as const, temperature: true }, /the val split of pathmnist is empty .*--no-temperature/],
+    ] as const) {
+      const err = await evaluate(t, { task: 'pathmnist', loaded: noVal, ...o }).catch((e) => e);
+      expect(err).toBeInstanceOf(UserError);
+      expect(err.message).toMatch(msg);
+    }
+    expect((await evaluate(t, { task: 'pathmnist', loaded: noVal, split: 'test' })).n).toBe(4);
   });
 
   it('an empty train split names the file and the task', async () => {

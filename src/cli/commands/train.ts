@@ -122,7 +122,9 @@ function stepHooks(label: string, o: CommonOpts) {
       log = undefined;
     }
   };
-  return { onStep, shouldStop: intr.stopped, signal: intr.signal, done: () => (rep.stop(), intr.dispose()) };
+  // The signal handlers stay until the files are saved: a second Ctrl-C during the save then exits
+  // through process.exit, which removes temp files (a default signal death would leave them).
+  return { onStep, shouldStop: intr.stopped, signal: intr.signal, trained: () => rep.stop(), done: () => (rep.stop(), intr.dispose()) };
 }
 
 /** The command line to continue from `partial`: this one with --resume replaced. */
@@ -222,7 +224,7 @@ export function registerTrain(program: Command): void {
           onStep: hooks.onStep,
           shouldStop: hooks.shouldStop,
         });
-        hooks.done();
+        hooks.trained();
         await finish('pretrain', t, o, hooks.signal(), { tasks: o.tasks });
       } finally {
         hooks.done();
@@ -310,7 +312,7 @@ export function registerTrain(program: Command): void {
             onStep: hooks.onStep,
             shouldStop: hooks.shouldStop,
           });
-          hooks.done();
+          hooks.trained();
           await finish(label, t, o, hooks.signal(), { task: o.task, method: o.method, ...(adapterDir ? { adapter_dir: adapterDir } : {}), ...(o.from ? { from: o.from } : {}) }, adapterDir);
         } finally {
           hooks.done();
