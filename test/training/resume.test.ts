@@ -3,7 +3,7 @@
  * uninterrupted run (which also pins AdamW's step count and the batch order), and a resume
  * point from another run is refused before any training step.
  */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { type TaskData, loadTaskFile } from '../../src/data/index.js';
 import { MODEL_CONFIGS } from '../../src/model/config.js';
 import { type LoadedModel, loadResumePoint, partialPath, saveTrainingPair } from '../../src/training/checkpoint.js';
@@ -42,11 +42,14 @@ async function savePartial(t: TrainedModel, out: string): Promise<string> {
 }
 
 let pre: TrainedModel;
+const preOpts = { ...tiny, tasks: ['pathmnist', 'organmnist3d'], steps: 6, optim: { warmup: 2 } };
+beforeAll(async () => {
+  pre = await pretrain(preOpts);
+});
 
 describe('resume equals an uninterrupted run', () => {
   it('pretrain: 6 steps == 2 steps + resume to 6', async () => {
-    const opts = { ...tiny, tasks: ['pathmnist', 'organmnist3d'], steps: 6, optim: { warmup: 2 } };
-    pre = await pretrain(opts);
+    const opts = preOpts;
     const cut = await pretrain({ ...opts, ...stopAfter(2) });
     expect(cut.result.interrupted).toBe(true);
     expect(cut.result.stepsDone).toBe(2);
@@ -78,7 +81,7 @@ describe('a resume point from another run is refused before training', () => {
   let partial: string;
   const base = { ...tiny, task: 'pathmnist', method: 'lora' as const, steps: 4 };
 
-  it('writes the resume point', async () => {
+  beforeAll(async () => {
     const cut = await finetune({ ...base, from: pre, ...stopAfter(2) });
     partial = await savePartial(cut, `${dir}/lora.safetensors`);
     expect((await loadResumePoint(partial)).stepsDone).toBe(2);
@@ -111,11 +114,21 @@ describe('a resume point from another run is refused before training', () => {
     await refused({ ...base, from: pre, steps: 2 }, /--steps 2 is not above the 2 steps/);
     await refused({ ...base, from: pre, steps: 1 }, /--steps 1 is not above the 2 steps/);
   });
-  it('a pretraining checkpoint given to finetune', async () => {
+  it('a pretraining checkpoint given to finetune, or to a pretraining of other tasks or batches', async () => {
     const cut = await pretrain({ ...tiny, tasks: ['pathmnist'], steps: 3, ...stopAfter(1) });
     const p = await savePartial(cut, `${dir}/pre-cut.safetensors`);
     const err = await finetune({ ...base, from: pre, resumeFrom: p }).catch((e) => e);
     expect(err.message).toMatch(/is a pretrain checkpoint; `finetune` cannot continue it/);
+    for (const [o, msg] of [
+      [{ tasks: ['pathmnist', 'bloodmnist'] }, /heads pathmnist vs pathmnist,bloodmnist/],
+      [{ tasks: ['pathmnist'], batch2d: 4 }, /batch2d 8 vs 4/],
+    ] as const) {
+      let steps = 0;
+      const e = await pretrain({ ...tiny, steps: 3, ...o, resumeFrom: p, onStep: () => void steps++ }).catch((x) => x);
+      expect(e).toBeInstanceOf(UserError);
+      expect(e.message).toMatch(msg);
+      expect(steps).toBe(0);
+    }
   });
 });
 
