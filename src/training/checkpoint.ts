@@ -85,21 +85,25 @@ export async function saveTrainingPair(path: string, s: TrainingState, extra: re
   await writeFileGroupAtomic(trainingPairFiles(path, s, extra));
 }
 
-/** Fails with a clear line unless `path` is an existing regular file that does not look like ONNX. */
+/** Fails with a clear line unless `path` is an existing regular file. */
 function checkCheckpointFile(path: string, what: string): void {
   if (!existsSync(path)) throw new UserError(`${path}: no such ${what} file`);
   if (statSync(path).isDirectory()) throw new UserError(`${path} is a folder; give the ${what} file itself (a .safetensors file)`);
-  const head = Buffer.alloc(16);
+  if (path.toLowerCase().endsWith('.onnx')) throw onnxGiven(path);
+}
+
+const onnxGiven = (path: string) =>
+  new UserError(`${path} is an ONNX model (as written by \`stmedfm export\`), not a checkpoint; give the .safetensors checkpoint it was exported from`);
+
+/** An ONNX model is a protobuf that starts with field 1 (ir_version, a small varint), then field 2 or 3 (strings). */
+function looksLikeOnnx(path: string): boolean {
+  const head = Buffer.alloc(3);
   const fd = openSync(path, 'r');
-  let n: number;
   try {
-    n = readSync(fd, head, 0, 16, 0);
+    return readSync(fd, head, 0, 3, 0) === 3 && head[0] === 0x08 && head[1]! > 0 && head[1]! < 0x20 && (head[2] === 0x12 || head[2] === 0x1a);
   } finally {
     closeSync(fd);
   }
-  // An ONNX model is a protobuf: field 1 (ir_version, varint) first, then 'producer_name' etc.
-  const looksOnnx = path.toLowerCase().endsWith('.onnx') || (n >= 2 && head[0] === 0x08 && head[1]! < 0x20 && head.includes(0x12));
-  if (looksOnnx) throw new UserError(`${path} is an ONNX model (as written by \`stmedfm export\`), not a checkpoint; give the .safetensors checkpoint it was exported from`);
 }
 
 /** The name of the first tensor with a NaN or infinite value, and how many such values it has. */
@@ -120,11 +124,16 @@ function firstNonFinite(tensors: ReadonlyMap<string, { data: ArrayLike<number> }
 }
 
 export async function loadModel(path: string): Promise<LoadedModel> {
+  return (await readModel(path)).loaded;
+}
+
+async function readModel(path: string): Promise<{ loaded: LoadedModel; header: Readonly<Record<string, string>> }> {
   checkCheckpointFile(path, 'checkpoint');
   let ck;
   try {
     ck = await loadCheckpoint(path);
   } catch (e) {
+    if (looksLikeOnnx(path)) throw onnxGiven(path);
     throw new UserError((e as Error).message);
   }
   const cfg = ck.config as Partial<CheckpointConfig> | null;
@@ -156,7 +165,7 @@ export async function loadModel(path: string): Promise<LoadedModel> {
   if (bad) {
     throw new UserError(`${path}: tensor ${bad.name} has ${bad.count} ${bad.kind} value${bad.count > 1 ? 's' : ''}; the checkpoint is unusable (did its training diverge?)`);
   }
-  return { model, store, config: cfg as CheckpointConfig };
+  return { loaded: { model, store, config: cfg as CheckpointConfig }, header: ck.metadata };
 }
 
 /** The heads this checkpoint's weights were trained with, or undefined if it does not say. */
@@ -181,6 +190,7 @@ export interface OptimizerCheckpoint {
   meta: Record<string, string>;
 }
 
+/** A lone optimizer file without a pair id (library compatibility); training runs save with {@link saveTrainingPair}. */
 export async function saveOptimizer(ckpt: string, state: Record<string, Float32Array>, stepsDone: number, meta: Record<string, string>): Promise<void> {
   const tensors = new Map(Object.entries(state).map(([k, v]) => [k, { dtype: 'F32' as const, shape: [v.length], data: v }]));
   await writeFileAtomic(optimizerPath(ckpt), serializeSafetensors(tensors, { ...meta, steps_done: String(stepsDone) }));
@@ -212,9 +222,8 @@ export interface ResumePoint {
 
 /** Loads a checkpoint + optimizer pair to resume from, refusing a mismatched or incomplete pair. */
 export async function loadResumePoint(path: string): Promise<ResumePoint> {
-  const loaded = await loadModel(path);
+  const { loaded, header } = await readModel(path);
   const optimizer = await loadOptimizer(path);
-  const header = (await loadCheckpoint(path)).metadata;
   const ckId = header[PAIR_ID_KEY];
   const opId = optimizer.meta[PAIR_ID_KEY];
   if (!ckId || !opId) {
