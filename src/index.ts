@@ -4,7 +4,7 @@
  */
 export { pretrain, finetune, evaluate, DEFAULT_LR } from './training/workflows.js';
 export type { PretrainOptions, FinetuneOptions, EvaluateOptions, EvaluationResult, TrainedModel } from './training/workflows.js';
-export { loadModel, saveModel, loadOptimizer, saveOptimizer } from './training/checkpoint.js';
+export { loadModel, saveModel, loadOptimizer, saveOptimizer, saveTrainingPair, loadResumePoint, partialPath, optimizerPath } from './training/checkpoint.js';
 export type { LoadedModel, CheckpointConfig } from './training/checkpoint.js';
 export { train } from './training/trainer.js';
 export { UserError } from './training/errors.js';
