@@ -2,7 +2,7 @@
  * STMedFM's library API. The operations users call are top-level; each layer is also available
  * as a namespace (engine, model, data, evaluation, io, report).
  */
-export { pretrain, finetune, evaluate, DEFAULT_LR } from './training/workflows.js';
+export { pretrain, finetune, evaluate, trainingState, DEFAULT_LR } from './training/workflows.js';
 export type { PretrainOptions, FinetuneOptions, EvaluateOptions, EvaluationResult, TrainedModel } from './training/workflows.js';
 export { loadModel, saveModel, loadOptimizer, saveOptimizer, saveTrainingPair, loadResumePoint, partialPath, optimizerPath } from './training/checkpoint.js';
 export type { LoadedModel, CheckpointConfig } from './training/checkpoint.js';

@@ -9,7 +9,7 @@ import { type ModelConfig, STMEDFM_TINY } from '../model/config.js';
 import { ParamStore } from '../model/params.js';
 import { DEFAULT_ADAPTER, DEFAULT_LORA, type AdapterConfig, type LoraConfig } from '../model/peft.js';
 import { type Method, METHODS, STMedFM, countParams } from '../model/stmedfm.js';
-import { type LoadedModel, type ResumePoint, loadResumePoint } from './checkpoint.js';
+import { type LoadedModel, type ResumePoint, type TrainingState, loadResumePoint } from './checkpoint.js';
 import { UserError } from './errors.js';
 import { DEFAULT_BATCH, DEFAULT_FINETUNE_STEPS, taskHead } from './tasks.js';
 import { DEFAULT_OPTIM, type OptimOptions, type StepLog, type TaskStream, type TrainResult, train } from './trainer.js';
@@ -87,6 +87,11 @@ export interface PretrainOptions extends CommonTrainOptions {
 export interface TrainedModel extends LoadedModel {
   result: TrainResult;
   training: Record<string, unknown>;
+}
+
+/** What `saveTrainingPair` writes for a trained (or interrupted) run. */
+export function trainingState(t: TrainedModel): TrainingState {
+  return { model: t.model, store: t.store, training: t.training, optimizerState: t.result.optimizerState, stepsDone: t.result.stepsDone };
 }
 
 export async function pretrain(o: PretrainOptions): Promise<TrainedModel> {

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSafetensors, saveSafetensors } from '../../src/io/safetensors.js';
 import { optimizerPath, partialPath, saveTrainingPair } from '../../src/training/checkpoint.js';
-import { pretrain } from '../../src/training/workflows.js';
+import { pretrain, trainingState } from '../../src/training/workflows.js';
 import { type CliResult, runCli } from '../helpers/cli.js';
 import { makeTmpDir, synthDataFile } from '../helpers/synth.js';
 
@@ -63,7 +63,7 @@ beforeAll(async () => {
   // The pretrained checkpoint pair, written in-process (faster than a CLI run).
   const t = await pretrain({ tasks: ['pathmnist', 'organmnist3d'], data: { dataDir: data }, steps: 2, batch2d: 8, batch3d: 2 });
   pre = join(data, 'pre.safetensors');
-  await saveTrainingPair(pre, { model: t.model, store: t.store, training: t.training, optimizerState: t.result.optimizerState, stepsDone: t.result.stepsDone });
+  await saveTrainingPair(pre, trainingState(t));
 });
 
 const finetune = (out: string, ...more: string[]) => ['finetune', '--data-dir', data, '--task', 'pathmnist', '--method', 'lora', '--from', pre, '--steps', '2', ...tiny, '--out', out, ...more];

@@ -8,7 +8,7 @@ import { type TaskData, loadTaskFile } from '../../src/data/index.js';
 import { MODEL_CONFIGS } from '../../src/model/config.js';
 import { type LoadedModel, loadResumePoint, partialPath, saveTrainingPair } from '../../src/training/checkpoint.js';
 import { UserError } from '../../src/training/errors.js';
-import { type TrainedModel, evaluate, finetune, pretrain } from '../../src/training/workflows.js';
+import { type TrainedModel, evaluate, finetune, pretrain, trainingState } from '../../src/training/workflows.js';
 import { makeTmpDir, synthDataFile } from '../helpers/synth.js';
 
 const { dir } = makeTmpDir();
@@ -37,7 +37,7 @@ function maxDiff(a: TrainedModel | LoadedModel, b: TrainedModel | LoadedModel): 
 
 async function savePartial(t: TrainedModel, out: string): Promise<string> {
   const p = partialPath(out);
-  await saveTrainingPair(p, { model: t.model, store: t.store, training: t.training, optimizerState: t.result.optimizerState, stepsDone: t.result.stepsDone });
+  await saveTrainingPair(p, trainingState(t));
   return p;
 }
 

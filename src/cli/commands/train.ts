@@ -12,7 +12,7 @@ import { loadModel, optimizerPath, partialPath, saveTrainingPair } from '../../t
 import { UserError } from '../../training/errors.js';
 import { taskHead } from '../../training/tasks.js';
 import type { StepLog } from '../../training/trainer.js';
-import { finetune, pretrain, type TrainedModel } from '../../training/workflows.js';
+import { finetune, pretrain, trainingState, type TrainedModel } from '../../training/workflows.js';
 import { adapterFiles } from '../adapter_files.js';
 import { INTERRUPT_EXIT, action, checkThreads, collect, dataOptions, int, interruptFlag, list, num, printJson, stepReporter, warn, warnUnusedData } from '../common.js';
 import { type NamedInput, type PlannedOutput, checkOutputs } from '../outputs.js';
@@ -143,7 +143,7 @@ function resumeCommand(partial: string): string {
 async function finish(label: string, t: TrainedModel, o: CommonOpts, signal: keyof typeof INTERRUPT_EXIT | undefined, extra: Record<string, unknown> = {}, adapterDir?: string): Promise<void> {
   const r = t.result;
   for (const w of r.warnings) warn(w);
-  const state = { model: t.model, store: t.store, training: t.training, optimizerState: r.optimizerState, stepsDone: r.stepsDone };
+  const state = trainingState(t);
   if (r.interrupted) {
     const partial = partialPath(o.out);
     const saved = r.stepsDone > r.startStep;
