@@ -192,8 +192,9 @@ describe('bad checkpoints and misuse', () => {
   it('an empty train split (naming file and task) and an empty test split', () => {
     const d = makeTmpDir().dir;
     const { file } = synthDataFile('pathmnist', { dir: d, fileName: 'empty.npz', sizes: { train: 0, val: 4, test: 0 } });
-    expectCleanFailure(runCli([...finetune(join(d, 'a.safetensors')), '--data', `pathmnist=${file}`]), /empty\.npz: the train split of pathmnist is empty/);
+    expectCleanFailure(runCli([...finetune(join(d, 'a.safetensors')), '--data', `pathmnist=${file}`, '--log', join(d, 'a.jsonl')]), /empty\.npz: the train split of pathmnist is empty/);
     expectCleanFailure(runCli(['evaluate', '--checkpoint', pre, '--task', 'pathmnist', '--data', `pathmnist=${file}`]), /empty\.npz: the test split of pathmnist is empty/);
+    expect(readdirSync(d)).toEqual(['empty.npz']); // not even an empty log
   });
 
   it('warns about an unused --data entry, too many threads, a huge evaluation batch and a head the checkpoint never trained', () => {

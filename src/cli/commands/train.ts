@@ -106,15 +106,18 @@ function paramBytes(config: ModelConfig, tasks: readonly string[]): number {
 function stepHooks(label: string, o: CommonOpts) {
   const rep = stepReporter(label, { quiet: o.quiet });
   const intr = interruptFlag();
+  // The log is opened at the first step, so a run refused before training leaves no (emptied) log.
   let log = o.log;
-  if (log) {
-    makeDirs(dirname(log));
-    if (!o.resume || !existsSync(log)) writeFileSync(log, '');
-  }
+  let opened = false;
   const onStep = (l: StepLog) => {
     rep.onStep(l);
     if (!log) return;
     try {
+      if (!opened) {
+        makeDirs(dirname(log));
+        if (!o.resume || !existsSync(log)) writeFileSync(log, '');
+        opened = true;
+      }
       appendFileSync(log, `${JSON.stringify({ step: l.step, loss: l.loss, lr: l.lr, tasks: l.taskLosses })}\n`);
     } catch (e) {
       // A log that cannot be written must not cost the run.
