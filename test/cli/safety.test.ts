@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { npyArray, writeNpy } from '../../src/data/index.js';
 import { loadSafetensors, saveSafetensors } from '../../src/io/safetensors.js';
 import { optimizerPath, partialPath, saveTrainingPair } from '../../src/training/checkpoint.js';
 import { pretrain, trainingState } from '../../src/training/workflows.js';
@@ -164,7 +165,7 @@ describe('interrupts', () => {
 });
 
 describe('bad checkpoints and misuse', () => {
-  it('a checkpoint with NaN weights is refused by evaluate, export and --from, naming the tensor', async () => {
+  it('a checkpoint with NaN weights is refused by evaluate, predict, export and --from, naming the tensor', async () => {
     const d = makeTmpDir().dir;
     const f = await loadSafetensors(pre);
     const tensors = new Map([...f.tensors].map(([k, t]) => [k, { dtype: 'F32' as const, shape: t.shape, data: Float64Array.from(t.data) }]));
@@ -174,6 +175,9 @@ describe('bad checkpoints and misuse', () => {
     const msg = /nan\.safetensors: tensor heads\.pathmnist\.weight has 1 NaN value/;
     expectCleanFailure(runCli(['evaluate', '--checkpoint', bad, '--task', 'pathmnist', '--data-dir', data]), msg);
     expectCleanFailure(runCli(['export', '--checkpoint', bad, '--task', 'pathmnist', '--out', join(d, 'm.onnx')]), msg);
+    const image = join(makeTmpDir().dir, 'one.npy');
+    writeFileSync(image, writeNpy(npyArray('uint8', [28, 28, 3], new Uint8Array(28 * 28 * 3))));
+    expectCleanFailure(runCli(['predict', '--checkpoint', bad, '--task', 'pathmnist', '--input', image]), msg);
     expectCleanFailure(runCli(finetune(join(d, 'ft.safetensors')).map((a) => (a === pre ? bad : a))), msg);
     expect(readdirSync(d)).toEqual(['nan.safetensors']);
   });
