@@ -11,9 +11,10 @@
  * renamed are put back from hard-link backups, so the previous group stays whole.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
+import { close, closeSync, copyFileSync, existsSync, fsync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, rmdirSync, unlinkSync, write, writeSync } from 'node:fs';
+import { rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 
 function tempPath(path: string, tag = 'tmp'): string {
   // same folder (rename across file systems is not atomic); dot-prefixed so globs skip it
@@ -98,24 +99,32 @@ function removeQuietly(path: string): void {
   inFlight.delete(path);
 }
 
-/** Writes `bytes` to a fresh temp file next to `path` (fsynced); returns the temp file's name. */
+const writeAsync = promisify(write);
+const fsyncAsync = promisify(fsync);
+const closeAsync = promisify(close);
+
+/**
+ * Writes `bytes` to a fresh temp file next to `path` (fsynced); returns the temp file's name.
+ * The file is created synchronously, so that the exit hook, which runs synchronously, never
+ * races an `open` still pending in the thread pool.
+ */
 async function stage(path: string, data: Uint8Array | string): Promise<string> {
   const tmp = tempPath(path);
   const bytes = toBytes(data);
   track(tmp);
   try {
-    const fh = await open(tmp, 'wx', 0o644);
+    const fd = openSync(tmp, 'wx', 0o644);
     try {
       let off = 0;
       while (off < bytes.length) {
-        const { bytesWritten } = await fh.write(bytes, off, Math.min(bytes.length - off, 1 << 24));
+        const { bytesWritten } = await writeAsync(fd, bytes, off, Math.min(bytes.length - off, 1 << 24));
         off += bytesWritten;
         if (off >= bytes.length / 2) injectedFault('write', path);
       }
       if (bytes.length === 0) injectedFault('write', path);
-      await fh.sync();
+      await fsyncAsync(fd);
     } finally {
-      await fh.close();
+      await closeAsync(fd);
     }
   } catch (err) {
     removeQuietly(tmp);
