@@ -169,8 +169,8 @@ export class STMedFM {
     });
   }
 
-  /** A Linear layer with its LoRA update when one is attached. */
-  private peftLinear(ctx: BuildContext, name: string, x: Value): Value {
+  /** A Linear layer with its LoRA update when one is attached: x W^T + b + scale * x A^T B^T. */
+  peftLinear(ctx: BuildContext, name: string, x: Value): Value {
     const y = linear(ctx, name, x);
     const a = `${name}.lora_A.weight`;
     if (!ctx.has(a) || this.peft?.kind !== 'lora') return y;
