@@ -1,0 +1,70 @@
+/**
+ * `stmedfm evaluate` prints the right numbers, not just numbers: its accuracy, AUROC, NLL and Brier
+ * on a split are recomputed here from `stmedfm predict`'s probabilities on the same images (the
+ * split written out as a .npy) with plain formulas, and the split asked for is the split scored.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadTask, npyArray, writeNpyFile, writeSynth } from '../../src/data/index.js';
+import { runCli } from '../helpers/cli.js';
+
+let dir: string;
+const ckpt = () => join(dir, 'scratch.safetensors');
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'stmedfm-evalvalues-'));
+  writeSynth(join(dir, 'bloodmnist.npz'), 'bloodmnist', { sizes: { train: 64, val: 24, test: 40 }, seed: 7 });
+  const ft = runCli(['finetune', '--data-dir', dir, '--task', 'bloodmnist', '--method', 'scratch', '--steps', '6', '--batch-2d', '16', '--out', ckpt(), '--quiet']);
+  expect(ft.code, ft.stderr).toBe(0);
+});
+
+/** One-vs-rest AUROC of one class by counting ordered pairs (ties count half). */
+function pairAuroc(scores: number[], positive: boolean[]): number {
+  let wins = 0;
+  let pairs = 0;
+  scores.forEach((s, i) => {
+    if (!positive[i]) return;
+    scores.forEach((t, j) => {
+      if (positive[j]) return;
+      pairs++;
+      wins += s > t ? 1 : s === t ? 0.5 : 0;
+    });
+  });
+  return wins / pairs;
+}
+
+describe('evaluate --json values', () => {
+  for (const split of ['test', 'val'] as const) {
+    it(`equal an independent recomputation from predict's probabilities (${split} split)`, () => {
+      const data = loadTask('bloodmnist', { dataDir: dir })[split];
+      const npy = join(dir, `${split}.npy`);
+      writeNpyFile(npy, npyArray('uint8', [data.n, ...data.imageShape], data.images));
+      const pr = runCli(['predict', '--checkpoint', ckpt(), '--task', 'bloodmnist', '--input', npy, '--json']);
+      expect(pr.code, pr.stderr).toBe(0);
+      const probs = JSON.parse(pr.stdout).probabilities as number[][];
+      expect(probs).toHaveLength(data.n);
+      const y = Array.from(data.labels);
+
+      const ev = runCli(['evaluate', '--checkpoint', ckpt(), '--data-dir', dir, '--task', 'bloodmnist', '--split', split, '--json']);
+      expect(ev.code, ev.stderr).toBe(0);
+      const m = JSON.parse(ev.stdout);
+      expect(m.split).toBe(split);
+      expect(m.n).toBe(data.n);
+
+      const argmax = (r: number[]) => r.indexOf(Math.max(...r));
+      const acc = probs.filter((r, i) => argmax(r) === y[i]).length / data.n;
+      expect(m.acc).toBeCloseTo(acc, 10);
+      const nll = probs.reduce((s, r, i) => s - Math.log(r[y[i]!]!), 0) / data.n;
+      expect(m.nll).toBeCloseTo(nll, 4);
+      const brier = probs.reduce((s, r, i) => s + r.reduce((t, p, c) => t + (p - (c === y[i] ? 1 : 0)) ** 2, 0), 0) / data.n;
+      expect(m.brier).toBeCloseTo(brier, 4);
+      const present = [...new Set(y)];
+      const auroc = present.reduce((s, c) => s + pairAuroc(probs.map((r) => r[c]!), y.map((l) => l === c)), 0) / present.length;
+      expect(m.auroc).toBeCloseTo(auroc, 3);
+      // Temperature scaling never changes the argmax.
+      if (split === 'test') expect(m.temperature_scaled.acc).toBe(m.acc);
+    });
+  }
+});
