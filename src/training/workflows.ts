@@ -2,7 +2,7 @@
  * The product's operations as library functions: multi-task pretraining, fine-tuning by one of
  * the five methods, and evaluation. The CLI and `reproduce` are thin layers over these.
  */
-import { type DataSourceOptions, type TaskData, classWeights, loadTask, selectShots, splitClassIds } from '../data/index.js';
+import { type DataSourceOptions, type TaskData, checkEvalLabels, checkTrainLabels, classWeights, loadTask, selectShots, splitClassIds } from '../data/index.js';
 import { evaluateAll, temperatureScaling } from '../evaluation/index.js';
 import { Predictor } from '../inference/predictor.js';
 import { type ModelConfig, STMEDFM_TINY } from '../model/config.js';
@@ -48,6 +48,8 @@ export async function pretrain(o: PretrainOptions): Promise<TrainedModel> {
   const model = new STMedFM(o.config ?? STMEDFM_TINY, heads);
   const seed = o.seed ?? 0;
   const store = ParamStore.init(model.specs(), seed);
+  // Refuses a one-class train split before any training; warns of classes it cannot teach.
+  const labelWarnings = heads.flatMap((h) => checkTrainLabels(dataFor(h.name, o).train, h.numClasses));
   const streams: TaskStream[] = heads.map((h) => ({
     task: h.name,
     split: dataFor(h.name, o).train,
@@ -55,6 +57,7 @@ export async function pretrain(o: PretrainOptions): Promise<TrainedModel> {
   }));
   const steps = o.steps ?? 200;
   const result = await train(model, store, model.pretrainSpecs(heads.map((h) => h.name)), streams, { steps, seed, threads: o.threads, optim: o.optim, onStep: o.onStep, shouldStop: o.shouldStop });
+  result.warnings.unshift(...labelWarnings);
   const training = { kind: 'pretrain', tasks: heads.map((h) => h.name), steps, stepsDone: result.stepsDone, seed, optim: o.optim ?? {} };
   return { model, store: result.store, config: { format: 'stmedfm/1', model: model.config, heads, training }, result, training };
 }
@@ -102,9 +105,9 @@ export async function finetune(o: FinetuneOptions): Promise<TrainedModel> {
   }
 
   const data = dataFor(head.name, o);
+  const warnings: string[] = [...checkTrainLabels(data.train, head.numClasses), ...checkEvalLabels(data.val, head.numClasses)];
   const labels = splitClassIds(data.train);
   let pool: Int32Array | undefined;
-  const warnings: string[] = [];
   if (o.shots !== undefined) {
     const sel = selectShots(labels, o.shots, seed, { numClasses: head.numClasses, classNames: data.train.info.labels });
     pool = sel.indices;
@@ -162,7 +165,11 @@ export interface EvaluationResult {
   brier: number;
   nll: number;
   auroc_skipped: number[];
-  temperature?: { t: number; ece: number; brier: number; nll: number; acc: number; auroc: number };
+  /** Why `auroc` is NaN (only then); show "n/a (why)" instead of NaN. */
+  auroc_why?: string;
+  /** Degenerate data and an out-of-range temperature, in words (empty normally). */
+  warnings: string[];
+  temperature?: { t: number; ece: number; brier: number; nll: number; acc: number; auroc: number; at_bound: boolean };
   /** Raw outputs for plots (not printed by the CLI). */
   probs: Float32Array;
   logits: Float32Array;
@@ -188,6 +195,8 @@ export async function evaluate(m: LoadedModel, o: EvaluateOptions): Promise<Eval
       brier: r.brier,
       nll: r.nll,
       auroc_skipped: [...r.auroc_skipped],
+      ...(r.auroc_why ? { auroc_why: `${r.auroc_why} (${o.split} split)` } : {}),
+      warnings: checkEvalLabels(data[o.split], head.numClasses),
       probs: out.probs,
       logits: out.logits,
       labels: out.labels,
@@ -195,7 +204,8 @@ export async function evaluate(m: LoadedModel, o: EvaluateOptions): Promise<Eval
     if (o.temperature && o.split !== 'val') {
       const val = await predictor.runSplit(data.val);
       const ts = temperatureScaling({ logits: { shape: [val.n, val.classes], data: val.logits }, labels: val.labels }, { logits: { shape, data: out.logits }, labels: out.labels });
-      res.temperature = { t: ts.fit.temperature, ece: ts.after.ece, brier: ts.after.brier, nll: ts.after.nll, acc: ts.after.acc, auroc: ts.after.auroc };
+      res.temperature = { t: ts.fit.temperature, ece: ts.after.ece, brier: ts.after.brier, nll: ts.after.nll, acc: ts.after.acc, auroc: ts.after.auroc, at_bound: ts.fit.atBound };
+      if (ts.warning) res.warnings.push(ts.warning);
     }
     return res;
   } finally {

@@ -2,12 +2,13 @@
  * `stmedfm evaluate` prints the right numbers, not just numbers: its accuracy, AUROC, NLL and Brier
  * on a split are recomputed here from `stmedfm predict`'s probabilities on the same images (the
  * split written out as a .npy) with plain formulas, and the split asked for is the split scored.
+ * Degenerate data (one class) is refused for training and shown as "n/a (why)" in metrics.
  */
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadTask, npyArray, writeNpyFile, writeSynth } from '../../src/data/index.js';
+import { loadTask, npyArray, synthesize, writeNpyFile, writeNpz, writeSynth } from '../../src/data/index.js';
 import { runCli } from '../helpers/cli.js';
 
 let dir: string;
@@ -67,4 +68,39 @@ describe('evaluate --json values', () => {
       if (split === 'test') expect(m.temperature_scaled.acc).toBe(m.acc);
     });
   }
+});
+
+describe('degenerate data', () => {
+  /** bloodmnist data whose `split` labels are all `cls`. */
+  function oneClass(split: 'train' | 'test', cls: number): string {
+    const d = mkdtempSync(join(tmpdir(), 'stmedfm-oneclass-'));
+    const s = synthesize('bloodmnist', { sizes: { train: 64, val: 24, test: 40 }, seed: 7 });
+    const l = s.arrays[`${split}_labels`]!;
+    writeNpz(join(d, 'bloodmnist.npz'), { ...s.arrays, [`${split}_labels`]: npyArray('uint8', l.shape, new Uint8Array(l.data.length).fill(cls)) });
+    return d;
+  }
+
+  it('finetune refuses a one-class train split with one line, exit 2, nothing written', () => {
+    const d = oneClass('train', 4);
+    const out = join(d, 'ft.safetensors');
+    const r = runCli(['finetune', '--data-dir', d, '--task', 'bloodmnist', '--method', 'scratch', '--steps', '2', '--batch-2d', '8', '--out', out, '--quiet']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^stmedfm: error: bloodmnist\.npz, train split has only one class \(class 4 'lymphocyte', all 64 samples\)/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('evaluate on a one-class test split prints auroc n/a (why), never NaN, and warns', () => {
+    const d = oneClass('test', 2);
+    const text = runCli(['evaluate', '--checkpoint', ckpt(), '--data-dir', d, '--task', 'bloodmnist', '--split', 'test']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/auroc n\/a \(only class 2 occurs in the labels; AUROC needs two classes \(test split\)\)/);
+    expect(text.stdout).not.toMatch(/NaN/);
+    expect(text.stderr).toMatch(/stmedfm: warning: bloodmnist\.npz, test split has only one class \(class 2 'erythroblast', all 40 samples\): AUROC is undefined/);
+    const json = runCli(['evaluate', '--checkpoint', ckpt(), '--data-dir', d, '--task', 'bloodmnist', '--split', 'test', '--json']);
+    const m = JSON.parse(json.stdout);
+    expect(m.auroc).toBeNull();
+    expect(m.auroc_why).toMatch(/only class 2/);
+    expect(m.warnings[0]).toMatch(/only one class/);
+  });
 });

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { loadModel } from '../../training/checkpoint.js';
 import { UserError } from '../../training/errors.js';
 import { evaluate } from '../../training/workflows.js';
+import { formatMetric } from '../../evaluation/metrics.js';
 import { action, collect, dataOptions, int, printJson } from '../common.js';
 
 export function registerEvaluate(program: Command): void {
@@ -30,10 +31,11 @@ export function registerEvaluate(program: Command): void {
           ...(auroc_skipped.length ? { auroc_skipped_classes: auroc_skipped } : {}),
           ...(temperature ? { temperature_scaled: temperature } : {}),
         };
+        for (const w of r.warnings) process.stderr.write(`stmedfm: warning: ${w}\n`);
         if (o.json) printJson(out);
         else {
-          const f = (x: number) => x.toFixed(4);
-          process.stdout.write(`${r.task} ${r.split} (n=${r.n}): acc ${f(r.acc)}  auroc ${f(r.auroc)}  ece ${f(r.ece)}  classwise-ece ${f(r.classwise_ece)}  brier ${f(r.brier)}  nll ${f(r.nll)}\n`);
+          const f = (x: number) => formatMetric(x);
+          process.stdout.write(`${r.task} ${r.split} (n=${r.n}): acc ${f(r.acc)}  auroc ${formatMetric(r.auroc, r.auroc_why)}  ece ${f(r.ece)}  classwise-ece ${f(r.classwise_ece)}  brier ${f(r.brier)}  nll ${f(r.nll)}\n`);
           if (r.temperature) process.stdout.write(`  after temperature scaling (T=${r.temperature.t.toFixed(3)}, fitted on val): ece ${f(r.temperature.ece)}  brier ${f(r.temperature.brier)}  nll ${f(r.temperature.nll)}\n`);
         }
       }),
