@@ -35,7 +35,7 @@ export async function exportOnnx(model: STMedFM, store: ParamStore, task: string
       mean: 0.5,
       std: 0.5,
     }),
-    'stmedfm.outputs': JSON.stringify({ logits: '[batch, classes]', probabilities: 'softmax of logits' }),
+    'stmedfm.outputs': JSON.stringify(merged.model.head(task).multiLabel ? { logits: '[batch, labels]', probabilities: 'sigmoid of each logit (independent labels)' } : { logits: '[batch, classes]', probabilities: 'softmax of logits' }),
     'stmedfm.model': JSON.stringify(model.config),
   };
   await saveOnnx(graph, path, { precision: 'float32', metadata });

@@ -29,7 +29,8 @@ export class STMedFM {
     const m = new Map<string, TaskHead>();
     for (const h of heads) {
       if (m.has(h.name)) throw new ModelError(`task '${h.name}' is listed twice`);
-      if (!Number.isInteger(h.numClasses) || h.numClasses < 2) throw new ModelError(`task '${h.name}': numClasses must be an integer >= 2, got ${h.numClasses}`);
+      const least = h.multiLabel ? 1 : 2;
+      if (!Number.isInteger(h.numClasses) || h.numClasses < least) throw new ModelError(`task '${h.name}': numClasses must be an integer >= ${least}, got ${h.numClasses}`);
       m.set(h.name, h);
     }
     this.headsByName = m;

@@ -3,7 +3,7 @@
  * the five methods, and evaluation. The CLI and `reproduce` are thin layers over these.
  */
 import { type DataSourceOptions, type TaskData, checkEvalLabels, checkTrainLabels, classWeights, loadTask, selectShots, splitClassIds } from '../data/index.js';
-import { evaluateAll, temperatureScaling } from '../evaluation/index.js';
+import { evaluateAll, evaluateMultilabel, temperatureScaling } from '../evaluation/index.js';
 import { Predictor } from '../inference/predictor.js';
 import { type ModelConfig, STMEDFM_TINY } from '../model/config.js';
 import { ParamStore } from '../model/params.js';
@@ -82,6 +82,10 @@ export async function finetune(o: FinetuneOptions): Promise<TrainedModel> {
   const head = taskHead(o.task);
   const seed = o.seed ?? 0;
   const fromScratch = o.method === 'scratch' || o.method === 'scratch-weighted';
+  if (head.multiLabel && (o.method === 'scratch-weighted' || o.shots !== undefined)) {
+    const what = o.method === 'scratch-weighted' ? 'class weights (--method scratch-weighted)' : '--shots (k examples per class)';
+    throw new UserError(`${head.name} is a multi-label task: ${what} need one class per sample; use --method scratch, full, lora or adapter without --shots`);
+  }
   if (!fromScratch && !o.from) throw new UserError(`method '${o.method}' starts from a pretrained checkpoint: pass --from FILE.safetensors (from \`stmedfm pretrain\`)`);
 
   let model: STMedFM;
@@ -93,7 +97,7 @@ export async function finetune(o: FinetuneOptions): Promise<TrainedModel> {
     const base = o.from!;
     if (base.model.peft) throw new UserError(`--from checkpoint already carries a ${base.model.peft.kind} config; fine-tune from a plain (pretrained or fully fine-tuned) checkpoint`);
     const known = base.model.headsByName.get(head.name);
-    if (known && (known.numClasses !== head.numClasses || known.modality !== head.modality)) {
+    if (known && (known.numClasses !== head.numClasses || known.modality !== head.modality || !!known.multiLabel !== !!head.multiLabel)) {
       throw new UserError(`--from checkpoint has a head '${head.name}' with ${known.numClasses} classes, but the task has ${head.numClasses}`);
     }
     const heads = known ? [...base.model.heads] : [...base.model.heads, head];
@@ -106,14 +110,15 @@ export async function finetune(o: FinetuneOptions): Promise<TrainedModel> {
 
   const data = dataFor(head.name, o);
   const warnings: string[] = [...checkTrainLabels(data.train, head.numClasses), ...checkEvalLabels(data.val, head.numClasses)];
-  const labels = splitClassIds(data.train);
+  // Single-label only (multi-label refused --shots and class weights above).
+  const labels = head.multiLabel ? undefined : splitClassIds(data.train);
   let pool: Int32Array | undefined;
   if (o.shots !== undefined) {
-    const sel = selectShots(labels, o.shots, seed, { numClasses: head.numClasses, classNames: data.train.info.labels });
+    const sel = selectShots(labels!, o.shots, seed, { numClasses: head.numClasses, classNames: data.train.info.labels });
     pool = sel.indices;
     warnings.push(...sel.warnings);
   }
-  const weightsFrom = pool ? Array.from(pool, (i) => labels[i]!) : labels;
+  const weightsFrom = pool ? Array.from(pool, (i) => labels![i]!) : labels!;
   const stream: TaskStream = {
     task: head.name,
     split: data.train,
@@ -169,6 +174,13 @@ export interface EvaluationResult {
   auroc_why?: string;
   /** Degenerate data and an out-of-range temperature, in words (empty normally). */
   warnings: string[];
+  /**
+   * Multi-label tasks (as medmnist's evaluator): acc over all labels at p > 0.5, auroc the mean
+   * over labels, ece = classwise_ece the mean of `per_label_ece`, brier and nll (BCE) over all
+   * entries; no temperature scaling.
+   */
+  multi_label?: boolean;
+  per_label_ece?: number[];
   temperature?: { t: number; ece: number; brier: number; nll: number; acc: number; auroc: number; at_bound: boolean };
   /** Raw outputs for plots (not printed by the CLI). */
   probs: Float32Array;
@@ -183,6 +195,28 @@ export async function evaluate(m: LoadedModel, o: EvaluateOptions): Promise<Eval
   try {
     const out = await predictor.runSplit(data[o.split]);
     const shape = [out.n, out.classes];
+    if (head.multiLabel) {
+      const r = evaluateMultilabel({ logits: out.logits }, out.labels, head.numClasses);
+      return {
+        task: head.name,
+        split: o.split,
+        n: out.n,
+        acc: r.acc,
+        auroc: r.auroc,
+        ece: r.ece,
+        classwise_ece: r.ece,
+        brier: r.brier,
+        nll: r.nll,
+        auroc_skipped: [...r.auroc_skipped],
+        ...(r.auroc_why ? { auroc_why: `${r.auroc_why} (${o.split} split)` } : {}),
+        warnings: checkEvalLabels(data[o.split], head.numClasses),
+        multi_label: true,
+        per_label_ece: [...r.per_label_ece],
+        probs: out.probs,
+        logits: out.logits,
+        labels: out.labels,
+      };
+    }
     const r = evaluateAll({ logits: { shape, data: out.logits } }, out.labels);
     const res: EvaluationResult = {
       task: head.name,
