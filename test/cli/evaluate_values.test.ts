@@ -70,6 +70,35 @@ describe('evaluate --json values', () => {
   }
 });
 
+describe('evaluate --json values, multi-label (ChestMNIST layout)', () => {
+  it('equal the medmnist metrics recomputed from predict\'s sigmoid probabilities', () => {
+    const d = mkdtempSync(join(tmpdir(), 'stmedfm-chest-'));
+    writeSynth(join(d, 'chestmnist.npz'), 'chestmnist', { sizes: { train: 64, val: 16, test: 48 }, seed: 3 });
+    const ck = join(d, 'chest.safetensors');
+    const ft = runCli(['finetune', '--data-dir', d, '--task', 'chestmnist', '--method', 'scratch', '--steps', '4', '--batch-2d', '16', '--out', ck, '--quiet']);
+    expect(ft.code, ft.stderr).toBe(0);
+    const data = loadTask('chestmnist', { dataDir: d }).test;
+    const npy = join(d, 'test.npy');
+    writeNpyFile(npy, npyArray('uint8', [data.n, ...data.imageShape], data.images));
+    const pr = runCli(['predict', '--checkpoint', ck, '--task', 'chestmnist', '--input', npy, '--json']);
+    expect(pr.code, pr.stderr).toBe(0);
+    const probs = JSON.parse(pr.stdout).probabilities as number[][];
+    const ev = runCli(['evaluate', '--checkpoint', ck, '--data-dir', d, '--task', 'chestmnist', '--json']);
+    expect(ev.code, ev.stderr).toBe(0);
+    const m = JSON.parse(ev.stdout);
+    const L = 14;
+    const t = (i: number, l: number) => data.labels[i * L + l]!;
+    let hits = 0;
+    probs.forEach((r, i) => r.forEach((p, l) => (hits += (p > 0.5 ? 1 : 0) === t(i, l) ? 1 : 0)));
+    expect(m.multi_label).toBe(true);
+    expect(m.acc).toBeCloseTo(hits / (data.n * L), 10);
+    const scored = Array.from({ length: L }, (_, l) => l).filter((l) => probs.some((_, i) => t(i, l) === 1) && probs.some((_, i) => t(i, l) === 0));
+    const auroc = scored.reduce((s, l) => s + pairAuroc(probs.map((r) => r[l]!), probs.map((_, i) => t(i, l) === 1)), 0) / scored.length;
+    expect(m.auroc).toBeCloseTo(auroc, 3);
+    expect(m.per_label_ece).toHaveLength(L);
+  });
+});
+
 describe('degenerate data', () => {
   /** bloodmnist data whose `split` labels are all `cls`. */
   function oneClass(split: 'train' | 'test', cls: number): string {
