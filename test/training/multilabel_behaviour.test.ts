@@ -15,9 +15,9 @@ import { loadModel, saveModel } from '../../src/training/checkpoint.js';
 import { UserError } from '../../src/training/errors.js';
 import { buildForwardGraph, buildLossGraph } from '../../src/training/graphs.js';
 import { taskHead } from '../../src/training/tasks.js';
-import { evaluate, finetune } from '../../src/training/workflows.js';
+import { evaluate, finetune, pretrain } from '../../src/training/workflows.js';
 import { Rng } from '../../src/util/rng.js';
-import { makeTmpDir } from '../helpers/synth.js';
+import { makeTmpDir, synthDataFile } from '../helpers/synth.js';
 
 const SMALL: ModelConfig = {
   name: 'small-test',
@@ -117,6 +117,17 @@ describe('multi-label head', () => {
     expect(back.model.head('chestmnist').multiLabel).toBe(true);
     const again = await evaluate(back, { task: 'chestmnist', split: 'test', data: { dataDir } });
     expect(again.auroc).toBe(r.auroc);
+  });
+
+  it('pretrains alongside a single-label task (one graph, BCE and cross-entropy summed), moving both heads', async () => {
+    synthDataFile('pathmnist', { dir: dataDir, seed: 2 });
+    const pre = await pretrain({ tasks: ['chestmnist', 'pathmnist'], config: SMALL, data: { dataDir }, steps: 2, batch2d: 8, seed: 1, optim: { warmup: 0 } });
+    const init = ParamStore.init(pre.model.specs(), 1);
+    for (const name of ['heads.chestmnist.weight', 'heads.pathmnist.weight', 'stem2d.c1.weight']) {
+      expect(Array.from(pre.store.get(name).data).some((v, i) => v !== init.get(name).data[i]), name).toBe(true);
+    }
+    expect(pre.model.head('chestmnist').multiLabel).toBe(true);
+    expect(pre.model.head('pathmnist').multiLabel).toBeUndefined();
   });
 
   it('refuses class weights and --shots for a multi-label task, before training', async () => {
