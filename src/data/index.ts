@@ -8,3 +8,4 @@ export * from './batches.js';
 export * from './synth.js';
 export * from './fetch.js';
 export * from './info.js';
+export * from './label_checks.js';

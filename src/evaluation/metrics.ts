@@ -85,6 +85,8 @@ export interface Metrics {
   readonly auroc: number;
   /** Classes absent from the labels, left out of the macro AUROC (empty normally). */
   readonly auroc_skipped: readonly number[];
+  /** Why `auroc` is NaN (present only then), e.g. "only class 2 occurs in the labels". */
+  readonly auroc_why?: string;
   readonly ece: number;
   readonly classwise_ece: number;
   readonly brier: number;
@@ -114,15 +116,34 @@ export function evaluateAll(pred: Prediction, labels: ArrayLike<number>, opts: E
   checkLabels('evaluateAll', labels, p.c);
   const shaped = { shape: [p.n, p.c], data: p.data };
   const au = macroAuroc(shaped, labels);
+  const why = Number.isNaN(au.value) ? aurocUndefinedReason(labels) : undefined;
   return {
     n: p.n,
     num_classes: p.c,
     acc: accuracy(shaped, labels),
     auroc: au.value,
     auroc_skipped: au.skipped,
+    ...(why ? { auroc_why: why } : {}),
     ece: ece(shaped, labels, bins),
     classwise_ece: classwiseEce(shaped, labels, bins),
     brier: brier(shaped, labels),
     nll: 'logits' in pred ? nllFromLogits(pred.logits, labels) : nll(shaped, labels),
   };
+}
+
+/** Why a (macro or binary) AUROC of these labels is undefined: it needs samples of two classes. */
+export function aurocUndefinedReason(labels: ArrayLike<number>): string {
+  const classes = [...new Set(Array.from(labels))].sort((a, b) => a - b);
+  if (classes.length === 0) return 'no samples';
+  if (classes.length === 1) return `only class ${classes[0]} occurs in the labels; AUROC needs two classes`;
+  return 'no class could be scored';
+}
+
+/**
+ * A metric for people: fixed decimals, or "n/a (why)" where the metric is undefined (NaN), so a
+ * report never shows a bare NaN.
+ */
+export function formatMetric(value: number | null | undefined, why?: string, digits = 4): string {
+  if (typeof value === 'number' && Number.isFinite(value)) return value.toFixed(digits);
+  return `n/a (${why ?? 'undefined'})`;
 }

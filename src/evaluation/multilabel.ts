@@ -4,10 +4,15 @@
  *   auroc  mean over labels of the per-label binary AUROC
  *   acc    mean over labels of the per-label accuracy, predicting positive iff p > threshold (0.5)
  *          (strict ">" as in medmnist >= 2.2's getACC)
+ * and, for calibration, per label l the binned ECE of p[:,l] against t[:,l] (the classwise ECE of
+ * calibration.ts with labels for classes; `ece` is their mean), the Brier score and the binary
+ * cross-entropy, both averaged over all N x L entries (= the mean over labels of sklearn's
+ * brier_score_loss / log_loss, every label having the same N).
  * A label whose targets are all 0 or all 1 has no AUROC; it is skipped and reported, as in the
  * multi-class macro AUROC.
  */
 import { binaryAuroc, type AurocResult } from './auroc.js';
+import { DEFAULT_BINS, calibrationBins } from './calibration.js';
 import { MetricInputError, asMatrix, type Matrix, type Scores } from './scores.js';
 
 function labelMatrices(fn: string, scores: Scores, targets: ArrayLike<number>, numLabels: number): Matrix {
@@ -61,12 +66,52 @@ export function sigmoid(logits: ArrayLike<number>): Float64Array {
   });
 }
 
+/** Binned ECE of p[:,l] against the 0/1 targets t[:,l], per label (15 bins as in calibration.ts). */
+export function perLabelEce(probs: Scores, targets: ArrayLike<number>, numLabels: number, nBins: number = DEFAULT_BINS): number[] {
+  const m = labelMatrices('perLabelEce', probs, targets, numLabels);
+  return Array.from({ length: m.c }, (_, l) => {
+    const conf = Float64Array.from({ length: m.n }, (_, i) => m.data[i * m.c + l]!);
+    const hit = Float64Array.from({ length: m.n }, (_, i) => targets[i * m.c + l]!);
+    return calibrationBins(conf, hit, nBins).error;
+  });
+}
+
+/** Mean over all N x L entries of (p - t)^2. */
+export function multilabelBrier(probs: Scores, targets: ArrayLike<number>, numLabels: number): number {
+  const m = labelMatrices('multilabelBrier', probs, targets, numLabels);
+  let s = 0;
+  for (let i = 0; i < m.data.length; i++) s += (m.data[i]! - targets[i]!) ** 2;
+  return s / m.data.length;
+}
+
+/** Probabilities below this (or above 1 - this) are clamped in the BCE, as the multi-class NLL. */
+const BCE_EPS = 1e-12;
+
+/** Mean over all N x L entries of the binary cross-entropy -[t log p + (1 - t) log(1 - p)]. */
+export function multilabelNll(probs: Scores, targets: ArrayLike<number>, numLabels: number): number {
+  const m = labelMatrices('multilabelNll', probs, targets, numLabels);
+  let s = 0;
+  for (let i = 0; i < m.data.length; i++) {
+    const p = Math.min(1 - BCE_EPS, Math.max(BCE_EPS, m.data[i]!));
+    s -= targets[i] === 1 ? Math.log(p) : Math.log1p(-p);
+  }
+  return s / m.data.length;
+}
+
 export interface MultilabelMetrics {
   readonly n: number;
   readonly num_labels: number;
   readonly acc: number;
   readonly auroc: number;
+  /** Labels with one value in every sample, left out of the mean AUROC. */
   readonly auroc_skipped: readonly number[];
+  /** Why `auroc` is NaN (present only then). */
+  readonly auroc_why?: string;
+  /** Mean of `per_label_ece`. */
+  readonly ece: number;
+  readonly per_label_ece: readonly number[];
+  readonly brier: number;
+  readonly nll: number;
 }
 
 /** acc and mean per-label AUROC for multi-label predictions (`logits` go through a sigmoid). */
@@ -78,11 +123,17 @@ export function evaluateMultilabel(
 ): MultilabelMetrics {
   const probs = 'logits' in pred ? sigmoid(pred.logits) : pred.probs;
   const au = multilabelAuroc(probs, targets, numLabels);
+  const perLabel = perLabelEce(probs, targets, numLabels);
   return {
     n: targets.length / numLabels,
     num_labels: numLabels,
     acc: multilabelAccuracy(probs, targets, numLabels, threshold),
     auroc: au.value,
     auroc_skipped: au.skipped,
+    ...(Number.isNaN(au.value) ? { auroc_why: 'every label has one value in all samples; AUROC needs both values of a label' } : {}),
+    ece: perLabel.reduce((a, b) => a + b, 0) / perLabel.length,
+    per_label_ece: perLabel,
+    brier: multilabelBrier(probs, targets, numLabels),
+    nll: multilabelNll(probs, targets, numLabels),
   };
 }

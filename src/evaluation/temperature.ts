@@ -93,6 +93,22 @@ export interface TemperatureReport {
   readonly fit: TemperatureFit;
   readonly before: Metrics;
   readonly after: Metrics;
+  /** Set when T is at a search bound: the scaled probabilities are then not a calibration. */
+  readonly warning?: string;
+}
+
+/** What a temperature at its search bound means, in words (undefined when T is inside). */
+export function boundWarning(fit: TemperatureFit, opts: TemperatureOptions = {}): string | undefined {
+  if (!fit.atBound) return undefined;
+  const low = fit.temperature < Math.sqrt((opts.min ?? 1e-3) * (opts.max ?? 1e3));
+  const bound = low ? (opts.min ?? 1e-3) : (opts.max ?? 1e3);
+  const cause = low
+    ? 'the validation predictions are all (or nearly all) correct, so sharpening them always lowers the NLL'
+    : 'the validation predictions are worse than uniform guessing, so flattening them always lowers the NLL';
+  return (
+    `the fitted temperature is at its search bound (T = ${bound}): ${cause}; ` +
+    'the scaled probabilities are not a meaningful calibration (use a larger or more varied validation split)'
+  );
 }
 
 /** Fits T on (valLogits, valLabels) and reports test metrics before and after scaling. */
@@ -105,5 +121,6 @@ export function temperatureScaling(
   const before = evaluateAll({ logits: test.logits }, test.labels, opts);
   const scaled = { shape: [before.n, before.num_classes], data: applyTemperature(test.logits, fit.temperature) };
   const after = evaluateAll({ logits: scaled }, test.labels, opts);
-  return { fit, before, after };
+  const warning = boundWarning(fit, opts);
+  return { fit, before, after, ...(warning ? { warning } : {}) };
 }

@@ -36,7 +36,7 @@ export async function exportOnnx(model: STMedFM, store: ParamStore, task: string
       mean: 0.5,
       std: 0.5,
     }),
-    'stmedfm.outputs': JSON.stringify({ logits: '[batch, classes]', probabilities: 'softmax of logits' }),
+    'stmedfm.outputs': JSON.stringify(merged.model.head(task).multiLabel ? { logits: '[batch, labels]', probabilities: 'sigmoid of each logit (independent labels)' } : { logits: '[batch, classes]', probabilities: 'softmax of logits' }),
     'stmedfm.model': JSON.stringify(model.config),
   };
   // One atomic write (missing folders created, removed again if the write fails).

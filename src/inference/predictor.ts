@@ -77,7 +77,9 @@ export class Predictor {
       probs.set(r.probs, off * c);
       off += idx.length;
     }
-    return { n: split.n, classes: c, logits, probs, labels: classIds(split, Int32Array.from({ length: split.n }, (_, i) => i)) };
+    // Class ids [n], or the 0/1 targets [n, labels] of a multi-label task.
+    const labels = split.labelWidth === 1 ? classIds(split, Int32Array.from({ length: split.n }, (_, i) => i)) : Int32Array.from(split.labels);
+    return { n: split.n, classes: c, logits, probs, labels };
   }
 
   async release(): Promise<void> {

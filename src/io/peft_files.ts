@@ -60,10 +60,8 @@ export interface BottleneckSpec extends CommonSpec {
 
 export type AdapterSpec = LoraSpec | BottleneckSpec;
 
-/** The LoRA scale applied to B(A x): alpha / r, or alpha / sqrt(r) with rsLoRA (peft's `scaling`). */
-export function loraScale(spec: Pick<LoraSpec, 'r' | 'alpha' | 'rslora'>): number {
-  return spec.rslora ? spec.alpha / Math.sqrt(spec.r) : spec.alpha / spec.r;
-}
+/** The LoRA scale lives with the model that applies it; re-exported for adapter-file users. */
+export { loraScale } from '../model/peft.js';
 
 /** A tensor to save: shape plus row-major values (a HostTensor fits). */
 export interface AdapterTensor {

@@ -58,11 +58,14 @@ export const MODEL_CONFIGS: Readonly<Record<string, ModelConfig>> = {
 
 export type Modality = '2d' | '3d';
 
-/** What the model needs to know of a task: its head size and which stem feeds it. */
+/** What the model needs to know of a task: its head size, which stem feeds it, and its output kind. */
 export interface TaskHead {
   name: string;
+  /** Classes (softmax head), or labels for a multi-label head. */
   numClasses: number;
   modality: Modality;
+  /** Independent binary labels (ChestMNIST): sigmoid outputs and binary cross-entropy. */
+  multiLabel?: boolean;
 }
 
 export function tokensPerSample(cfg: ModelConfig, modality: Modality): number {

@@ -29,7 +29,8 @@ export type PeftConfig = LoraConfig | AdapterConfig;
 export const DEFAULT_LORA: LoraConfig = { kind: 'lora', r: 4, alpha: 8, rslora: false, targets: ['qkv', 'proj'], dropout: 0 };
 export const DEFAULT_ADAPTER: AdapterConfig = { kind: 'adapter', placement: 'houlsby', bottleneck: 8 };
 
-export function loraScale(c: LoraConfig): number {
+/** The scale applied to B(A x): alpha / r, or alpha / sqrt(r) with rsLoRA (peft's `scaling`). The only definition. */
+export function loraScale(c: Pick<LoraConfig, 'r' | 'alpha' | 'rslora'>): number {
   return c.rslora ? c.alpha / Math.sqrt(c.r) : c.alpha / c.r;
 }
 

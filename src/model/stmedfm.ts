@@ -29,7 +29,8 @@ export class STMedFM {
     const m = new Map<string, TaskHead>();
     for (const h of heads) {
       if (m.has(h.name)) throw new ModelError(`task '${h.name}' is listed twice`);
-      if (!Number.isInteger(h.numClasses) || h.numClasses < 2) throw new ModelError(`task '${h.name}': numClasses must be an integer >= 2, got ${h.numClasses}`);
+      const least = h.multiLabel ? 1 : 2;
+      if (!Number.isInteger(h.numClasses) || h.numClasses < least) throw new ModelError(`task '${h.name}': numClasses must be an integer >= ${least}, got ${h.numClasses}`);
       m.set(h.name, h);
     }
     this.headsByName = m;
@@ -169,8 +170,8 @@ export class STMedFM {
     });
   }
 
-  /** A Linear layer with its LoRA update when one is attached. */
-  private peftLinear(ctx: BuildContext, name: string, x: Value): Value {
+  /** A Linear layer with its LoRA update when one is attached: x W^T + b + scale * x A^T B^T. */
+  peftLinear(ctx: BuildContext, name: string, x: Value): Value {
     const y = linear(ctx, name, x);
     const a = `${name}.lora_A.weight`;
     if (!ctx.has(a) || this.peft?.kind !== 'lora') return y;

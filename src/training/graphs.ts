@@ -35,7 +35,10 @@ export function inputShape(model: STMedFM, modality: Modality): number[] {
     : [c.stem3d.inChannels, c.stem3d.volumeSize, c.stem3d.volumeSize, c.stem3d.volumeSize];
 }
 
-/** Sum over tasks of the per-task mean cross-entropy; `trainable` names become graph inputs. */
+/**
+ * Sum over tasks of the per-task mean cross-entropy (softmax heads) or mean binary cross-entropy
+ * over all labels (multi-label heads); `trainable` names become graph inputs.
+ */
 export function buildLossGraph(model: STMedFM, store: ParamStore, trainable: ReadonlySet<string>, batches: readonly TaskBatch[], name = 'train'): LossGraph {
   const graph = new Graph(name);
   const binder = new ParamBinder(graph, store, trainable);
@@ -47,7 +50,9 @@ export function buildLossGraph(model: STMedFM, store: ParamStore, trainable: Rea
     if (!Number.isInteger(b.batchSize) || b.batchSize < 1) throw new Error(`batch size for ${b.task} must be a positive integer, got ${b.batchSize}`);
     const names = { x: `x_${b.task}`, y: `y_${b.task}` };
     xs.set(b.task, graph.input(names.x, 'float', [b.batchSize, ...inputShape(model, m)]));
-    ys.set(b.task, graph.input(names.y, 'int64', [b.batchSize]));
+    const head = model.head(b.task);
+    // Class ids for a softmax head; 0/1 targets [B, labels] for a multi-label head.
+    ys.set(b.task, head.multiLabel ? graph.input(names.y, 'float', [b.batchSize, head.numClasses]) : graph.input(names.y, 'int64', [b.batchSize]));
     inputNames.set(b.task, names);
   }
   const logits = new Map<string, Value>();
@@ -69,7 +74,10 @@ export function buildLossGraph(model: STMedFM, store: ParamStore, trainable: Rea
     const weights = b.classWeights
       ? graph.constant({ dtype: 'float', shape: [b.classWeights.length], data: Float64Array.from(b.classWeights) }, `class_weights_${b.task}`)
       : undefined;
-    const l = op.softmaxCrossEntropy(logits.get(b.task)!, ys.get(b.task)!, weights ? { classWeights: weights } : {});
+    if (weights && model.head(b.task).multiLabel) throw new Error(`class weights are for single-label tasks; ${b.task} is multi-label`);
+    const l = model.head(b.task).multiLabel
+      ? op.sigmoidBinaryCrossEntropy(logits.get(b.task)!, ys.get(b.task)!)
+      : op.softmaxCrossEntropy(logits.get(b.task)!, ys.get(b.task)!, weights ? { classWeights: weights } : {});
     taskLosses.set(b.task, l);
     loss = loss ? op.add(loss, l) : l;
   }
@@ -77,7 +85,7 @@ export function buildLossGraph(model: STMedFM, store: ParamStore, trainable: Rea
   return { graph, binder, loss, taskLosses, logits, inputNames };
 }
 
-/** Inference graph of one task: x [batch, ...] -> logits and softmax probabilities, all weights as initializers. */
+/** Inference graph of one task: x [batch, ...] -> logits and probabilities (softmax, or sigmoid per label for a multi-label head), all weights as initializers. */
 export function buildForwardGraph(model: STMedFM, store: ParamStore, task: string, batch: number | string = 'batch'): { graph: Graph; input: string } {
   const graph = new Graph(`stmedfm_${task}`);
   const binder = new ParamBinder(graph, store);
@@ -85,6 +93,6 @@ export function buildForwardGraph(model: STMedFM, store: ParamStore, task: strin
   const x = graph.input('x', 'float', [batch, ...inputShape(model, m)]);
   const logits = model.logits(binder, x, task);
   graph.output('logits', logits);
-  graph.output('probabilities', op.softmax(logits, -1));
+  graph.output('probabilities', model.head(task).multiLabel ? op.sigmoid(logits) : op.softmax(logits, -1));
   return { graph, input: 'x' };
 }

@@ -10,10 +10,10 @@ export function taskHead(name: string): TaskHead {
   } catch (e) {
     throw new UserError((e as Error).message);
   }
-  if (isMultiLabel(info)) {
-    throw new UserError(`${info.name} is a multi-label task; STMedFM's heads and training use single-label cross-entropy, so it is not supported yet`);
-  }
-  return { name: info.name, numClasses: numClasses(info), modality: info.dim === 3 ? '3d' : '2d' };
+  const modality = info.dim === 3 ? '3d' : '2d';
+  // Multi-label (ChestMNIST): one sigmoid output per label, trained with binary cross-entropy.
+  if (isMultiLabel(info)) return { name: info.name, numClasses: info.labels.length, modality, multiLabel: true };
+  return { name: info.name, numClasses: numClasses(info), modality };
 }
 
 /** The SPEC's defaults per modality. */

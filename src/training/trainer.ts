@@ -4,7 +4,7 @@
  * for fine-tuning (one task). Batches are random-access by step, so a resumed run sees exactly
  * the batches an uninterrupted run would.
  */
-import { type TaskSplit, TrainBatcher, classIds, toInput } from '../data/index.js';
+import { type TaskSplit, TrainBatcher, classIds, multiLabelTargets, toInput } from '../data/index.js';
 import { buildTrainingGraph } from '../engine/optim/train_graph.js';
 import { warmupCosine } from '../engine/optim/schedule.js';
 import { TrainingSession } from '../engine/runtime/training.js';
@@ -137,7 +137,10 @@ export async function train(model: STMedFM, store: ParamStore, trainable: readon
       const x = toInput(s.split, indices);
       const names = lg.inputNames.get(s.task)!;
       feeds[names.x] = floatTensor(x.data, x.shape);
-      feeds[names.y] = int64Tensor(classIds(s.split, indices), [indices.length]);
+      const head = model.head(s.task);
+      feeds[names.y] = head.multiLabel
+        ? floatTensor(multiLabelTargets(s.split, indices), [indices.length, head.numClasses])
+        : int64Tensor(classIds(s.split, indices), [indices.length]);
     });
     const lr = warmupCosine(step, opts.steps, warmup, o.lr);
     const r = await session.step(feeds, { lr, fetch });

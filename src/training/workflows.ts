@@ -2,8 +2,8 @@
  * The product's operations as library functions: multi-task pretraining, fine-tuning by one of
  * the five methods, and evaluation. The CLI and `reproduce` are thin layers over these.
  */
-import { type DataSourceOptions, type TaskData, type TaskSplit, classWeights, loadTask, selectShots, splitClassIds } from '../data/index.js';
-import { evaluateAll, temperatureScaling } from '../evaluation/index.js';
+import { type DataSourceOptions, type TaskData, type TaskSplit, checkEvalLabels, checkTrainLabels, classWeights, loadTask, selectShots, splitClassIds } from '../data/index.js';
+import { evaluateAll, evaluateMultilabel, temperatureScaling } from '../evaluation/index.js';
 import { INFERENCE_BATCH, Predictor } from '../inference/predictor.js';
 import { type ModelConfig, STMEDFM_TINY } from '../model/config.js';
 import { ParamStore } from '../model/params.js';
@@ -106,9 +106,11 @@ export async function pretrain(o: PretrainOptions): Promise<TrainedModel> {
   const resume = o.resumeFrom ? await resumePoint(o.resumeFrom, identity, model, o.steps) : undefined;
   const steps = resume?.steps ?? o.steps ?? 200;
   const store = resume ? resume.point.loaded.store : ParamStore.init(model.specs(), seed);
+  // Refuses an empty or one-class train split before any training; warns of classes it cannot teach.
+  const labelWarnings = heads.flatMap((h) => checkTrainLabels(nonEmpty(dataFor(h.name, o).train, 'nothing to pretrain on'), h.numClasses));
   const streams: TaskStream[] = heads.map((h) => ({
     task: h.name,
-    split: nonEmpty(dataFor(h.name, o).train, 'nothing to pretrain on'),
+    split: dataFor(h.name, o).train,
     batchSize: h.modality === '2d' ? batch2d : batch3d,
   }));
   const result = await train(model, store, model.pretrainSpecs(heads.map((h) => h.name)), streams, {
@@ -120,7 +122,7 @@ export async function pretrain(o: PretrainOptions): Promise<TrainedModel> {
     shouldStop: o.shouldStop,
     ...(resume ? { resume: { state: resume.point.optimizer.state, stepsDone: resume.point.stepsDone } } : {}),
   });
-  result.warnings.unshift(...(resume?.warnings ?? []));
+  result.warnings.unshift(...(resume?.warnings ?? []), ...labelWarnings);
   // Multi-task pretraining trains every task's head together with the shared weights.
   const training = { ...identity, steps, stepsDone: result.stepsDone, trained_heads: heads.map((h) => h.name) };
   return { model, store: result.store, config: { format: 'stmedfm/1', model: model.config, heads, training }, result, training };
@@ -144,6 +146,10 @@ export async function finetune(o: FinetuneOptions): Promise<TrainedModel> {
   const head = taskHead(o.task);
   const seed = o.seed ?? 0;
   const fromScratch = o.method === 'scratch' || o.method === 'scratch-weighted';
+  if (head.multiLabel && (o.method === 'scratch-weighted' || o.shots !== undefined)) {
+    const what = o.method === 'scratch-weighted' ? 'class weights (--method scratch-weighted)' : '--shots (k examples per class)';
+    throw new UserError(`${head.name} is a multi-label task: ${what} need one class per sample; use --method scratch, full, lora or adapter without --shots`);
+  }
   if (!fromScratch && !o.from) throw new UserError(`method '${o.method}' starts from a pretrained checkpoint: pass --from FILE.safetensors (from \`stmedfm pretrain\`)`);
   if (fromScratch && o.from) throw new UserError(`method '${o.method}' trains from random weights and does not use --from; drop --from, or use --method full (or lora/adapter) to start from the checkpoint`);
 
@@ -156,7 +162,7 @@ export async function finetune(o: FinetuneOptions): Promise<TrainedModel> {
     const base = o.from!;
     if (base.model.peft) throw new UserError(`--from checkpoint already carries a ${base.model.peft.kind} config; fine-tune from a plain (pretrained or fully fine-tuned) checkpoint`);
     const known = base.model.headsByName.get(head.name);
-    if (known && (known.numClasses !== head.numClasses || known.modality !== head.modality)) {
+    if (known && (known.numClasses !== head.numClasses || known.modality !== head.modality || !!known.multiLabel !== !!head.multiLabel)) {
       throw new UserError(`--from checkpoint has a head '${head.name}' with ${known.numClasses} classes, but the task has ${head.numClasses}`);
     }
     const heads = known ? [...base.model.heads] : [...base.model.heads, head];
@@ -174,19 +180,21 @@ export async function finetune(o: FinetuneOptions): Promise<TrainedModel> {
   if (resume) store = resume.point.loaded.store;
 
   const data = dataFor(head.name, o);
-  const warnings: string[] = [...(resume?.warnings ?? [])];
   nonEmpty(data.train, 'nothing to fine-tune on');
+  const warnings: string[] = [...(resume?.warnings ?? []), ...checkTrainLabels(data.train, head.numClasses)];
+  if (data.val.n > 0) warnings.push(...checkEvalLabels(data.val, head.numClasses));
   for (const s of [data.val, data.test]) {
     if (s.n === 0) warnings.push(`${s.file}: the ${s.split} split of ${head.name} is empty, so \`evaluate --split ${s.split}\`${s.split === 'val' ? ' and temperature scaling' : ''} cannot use this file`);
   }
-  const labels = splitClassIds(data.train);
+  // Single-label only (multi-label refused --shots and class weights above).
+  const labels = head.multiLabel ? undefined : splitClassIds(data.train);
   let pool: Int32Array | undefined;
   if (o.shots !== undefined) {
-    const sel = selectShots(labels, o.shots, seed, { numClasses: head.numClasses, classNames: data.train.info.labels });
+    const sel = selectShots(labels!, o.shots, seed, { numClasses: head.numClasses, classNames: data.train.info.labels });
     pool = sel.indices;
     warnings.push(...sel.warnings);
   }
-  const weightsFrom = pool ? Array.from(pool, (i) => labels[i]!) : labels;
+  const weightsFrom = pool ? Array.from(pool, (i) => labels![i]!) : labels!;
   const stream: TaskStream = {
     task: head.name,
     split: data.train,
@@ -233,7 +241,18 @@ export interface EvaluationResult {
   brier: number;
   nll: number;
   auroc_skipped: number[];
-  temperature?: { t: number; ece: number; brier: number; nll: number; acc: number; auroc: number };
+  /** Why `auroc` is NaN (only then); show "n/a (why)" instead of NaN. */
+  auroc_why?: string;
+  /** Degenerate data and an out-of-range temperature, in words (empty normally). */
+  warnings: string[];
+  /**
+   * Multi-label tasks (as medmnist's evaluator): acc over all labels at p > 0.5, auroc the mean
+   * over labels, ece = classwise_ece the mean of `per_label_ece`, brier and nll (BCE) over all
+   * entries; no temperature scaling.
+   */
+  multi_label?: boolean;
+  per_label_ece?: number[];
+  temperature?: { t: number; ece: number; brier: number; nll: number; acc: number; auroc: number; at_bound: boolean };
   /** Raw outputs for plots (not printed by the CLI). */
   probs: Float32Array;
   logits: Float32Array;
@@ -253,6 +272,28 @@ export async function evaluate(m: LoadedModel, o: EvaluateOptions): Promise<Eval
   try {
     const out = await predictor.runSplit(data[o.split]);
     const shape = [out.n, out.classes];
+    if (head.multiLabel) {
+      const r = evaluateMultilabel({ logits: out.logits }, out.labels, head.numClasses);
+      return {
+        task: head.name,
+        split: o.split,
+        n: out.n,
+        acc: r.acc,
+        auroc: r.auroc,
+        ece: r.ece,
+        classwise_ece: r.ece,
+        brier: r.brier,
+        nll: r.nll,
+        auroc_skipped: [...r.auroc_skipped],
+        ...(r.auroc_why ? { auroc_why: `${r.auroc_why} (${o.split} split)` } : {}),
+        warnings: checkEvalLabels(data[o.split], head.numClasses),
+        multi_label: true,
+        per_label_ece: [...r.per_label_ece],
+        probs: out.probs,
+        logits: out.logits,
+        labels: out.labels,
+      };
+    }
     const r = evaluateAll({ logits: { shape, data: out.logits } }, out.labels);
     const res: EvaluationResult = {
       task: head.name,
@@ -265,6 +306,8 @@ export async function evaluate(m: LoadedModel, o: EvaluateOptions): Promise<Eval
       brier: r.brier,
       nll: r.nll,
       auroc_skipped: [...r.auroc_skipped],
+      ...(r.auroc_why ? { auroc_why: `${r.auroc_why} (${o.split} split)` } : {}),
+      warnings: checkEvalLabels(data[o.split], head.numClasses),
       probs: out.probs,
       logits: out.logits,
       labels: out.labels,
@@ -272,7 +315,8 @@ export async function evaluate(m: LoadedModel, o: EvaluateOptions): Promise<Eval
     if (withTemperature) {
       const val = await predictor.runSplit(data.val);
       const ts = temperatureScaling({ logits: { shape: [val.n, val.classes], data: val.logits }, labels: val.labels }, { logits: { shape, data: out.logits }, labels: out.labels });
-      res.temperature = { t: ts.fit.temperature, ece: ts.after.ece, brier: ts.after.brier, nll: ts.after.nll, acc: ts.after.acc, auroc: ts.after.auroc };
+      res.temperature = { t: ts.fit.temperature, ece: ts.after.ece, brier: ts.after.brier, nll: ts.after.nll, acc: ts.after.acc, auroc: ts.after.auroc, at_bound: ts.fit.atBound };
+      if (ts.warning) res.warnings.push(ts.warning);
     }
     return res;
   } finally {

@@ -12,6 +12,7 @@ import {
   evaluateAll,
   fitTemperature,
   macroAuroc,
+  evaluateMultilabel,
   multilabelAccuracy,
   multilabelAuroc,
   nll,
@@ -41,7 +42,7 @@ interface MultilabelCase {
   num_labels: number;
   targets: number[];
   probs: number[];
-  expected: { auroc: number; acc: number };
+  expected: { auroc: number; acc: number; per_label_ece: number[]; brier: number; nll: number };
 }
 interface TemperatureCase {
   name: string;
@@ -110,6 +111,18 @@ describe('metrics agree with scikit-learn', () => {
     it(`${c.name}: per-label AUROC mean and accuracy`, () => {
       expect(multilabelAuroc(c.probs, c.targets, c.num_labels).value).toBeCloseTo(c.expected.auroc, 13);
       expect(multilabelAccuracy(c.probs, c.targets, c.num_labels)).toBeCloseTo(c.expected.acc, 14);
+    });
+    it(`${c.name}: evaluateMultilabel (acc, mean AUROC, per-label ECE, Brier, BCE) equals sklearn / numpy`, () => {
+      const m = evaluateMultilabel({ probs: c.probs }, c.targets, c.num_labels);
+      expect(m.n).toBe(c.targets.length / c.num_labels);
+      expect(m.acc).toBeCloseTo(c.expected.acc, 14);
+      expect(m.auroc).toBeCloseTo(c.expected.auroc, 13);
+      expect(m.auroc_skipped).toEqual([]);
+      expect(m.per_label_ece).toHaveLength(c.num_labels);
+      m.per_label_ece.forEach((e, l) => expect(e).toBeCloseTo(c.expected.per_label_ece[l]!, 12));
+      expect(m.ece).toBeCloseTo(c.expected.per_label_ece.reduce((a, b) => a + b, 0) / c.num_labels, 12);
+      expect(m.brier).toBeCloseTo(c.expected.brier, 12);
+      expect(m.nll).toBeCloseTo(c.expected.nll, 10);
     });
   }
 

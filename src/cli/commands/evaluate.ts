@@ -4,6 +4,7 @@ import { loadModel, untrainedHeadWarning } from '../../training/checkpoint.js';
 import { UserError } from '../../training/errors.js';
 import { taskHead } from '../../training/tasks.js';
 import { evaluate } from '../../training/workflows.js';
+import { formatMetric } from '../../evaluation/metrics.js';
 import { checkThreads, collect, dataOptions, int, action, printJson, warn, warnUnusedData } from '../common.js';
 
 /**
@@ -49,10 +50,14 @@ export function registerEvaluate(program: Command): void {
           ...(auroc_skipped.length ? { auroc_skipped_classes: auroc_skipped } : {}),
           ...(temperature ? { temperature_scaled: temperature } : {}),
         };
+        for (const w of r.warnings) process.stderr.write(`stmedfm: warning: ${w}\n`);
         if (o.json) printJson(out);
         else {
-          const f = (x: number) => x.toFixed(4);
-          process.stdout.write(`${r.task} ${r.split} (n=${r.n}): acc ${f(r.acc)}  auroc ${f(r.auroc)}  ece ${f(r.ece)}  classwise-ece ${f(r.classwise_ece)}  brier ${f(r.brier)}  nll ${f(r.nll)}\n`);
+          const f = (x: number) => formatMetric(x);
+          process.stdout.write(`${r.task} ${r.split} (n=${r.n}): acc ${f(r.acc)}  auroc ${formatMetric(r.auroc, r.auroc_why)}  ece ${f(r.ece)}  classwise-ece ${f(r.classwise_ece)}  brier ${f(r.brier)}  nll ${f(r.nll)}\n`);
+          if (r.multi_label && r.per_label_ece) {
+            process.stdout.write(`  multi-label: acc over all labels at p > 0.5, auroc the mean over labels; per-label ece ${r.per_label_ece.map((e) => e.toFixed(3)).join(' ')}\n`);
+          }
           if (r.temperature) process.stdout.write(`  after temperature scaling (T=${r.temperature.t.toFixed(3)}, fitted on val): ece ${f(r.temperature.ece)}  brier ${f(r.temperature.brier)}  nll ${f(r.temperature.nll)}\n`);
         }
       }),
