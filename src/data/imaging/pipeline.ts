@@ -31,10 +31,10 @@ export type Pipeline =
  * The axis convention of the official organmnist3d.npz, in nibabel axis codes (see
  * docs/data-import.md for how it was worked out from the file's left/right organs).
  */
-export const ORGANMNIST3D_AXES = 'RAS';
+export const ORGANMNIST3D_AXES = 'LPS';
 
-/** Default CT window (HU), chosen by matching OrganMNIST3D's intensity histograms (docs/data-import.md). */
-export const DEFAULT_HU_WINDOW: readonly [number, number] = [-1000, 1000];
+/** Default CT window (HU), followed by a per-crop min-max stretch; chosen by matching OrganMNIST3D's intensity histograms (docs/data-import.md). */
+export const DEFAULT_HU_WINDOW: readonly [number, number] = [-500, 500];
 
 export interface Options2D {
   readonly size?: number;
@@ -58,6 +58,8 @@ export interface Options3D {
   /** Crop to the bounding box of a mask label (a mask is then required per sample). */
   readonly cropMask?: boolean;
   readonly axes?: string;
+  /** After the window, stretch each volume's own min..max to 0..1 (default true: OrganMNIST3D's crops all reach ~255). */
+  readonly stretch?: boolean;
 }
 
 export function pipeline3d(o: Options3D = {}): Pipeline {
@@ -65,6 +67,7 @@ export function pipeline3d(o: Options3D = {}): Pipeline {
   if (o.cropMask) steps.push({ op: 'crop-mask' });
   const w = o.window === undefined ? DEFAULT_HU_WINDOW : o.window;
   steps.push(w === null ? { op: 'minmax' } : { op: 'window', lo: w[0], hi: w[1] });
+  if (w !== null && (o.stretch ?? true)) steps.push({ op: 'minmax' });
   steps.push({ op: 'resize', size: o.size ?? 28, filter: 'bilinear-antialias' });
   return { dim: 3, steps };
 }
@@ -139,7 +142,7 @@ export function apply3d(p: Pipeline, volume: Volume, mask?: { volume: Volume; va
         floats = windowIntensity(vol.data, s.lo, s.hi);
         break;
       case 'minmax':
-        floats = minMaxIntensity(vol.data);
+        floats = minMaxIntensity(floats ?? vol.data);
         break;
       case 'resize':
         floats = resizeVolume(floats ?? vol.data, vol.shape, [s.size, s.size, s.size], 'bilinear');
