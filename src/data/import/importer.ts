@@ -96,7 +96,15 @@ export async function importDataset(o: ImportOptions): Promise<ImportSummary> {
   let pipeline: Pipeline;
   if (dim === 2) {
     let channels = o.channels;
-    if (!channels) channels = decodeImage(readBytes(samples[0]!.path), samples[0]!.source).channels;
+    // as the first image that decodes (bad files are reported by the main loop, all together)
+    for (let i = 0; !channels && i < samples.length; i++) {
+      try {
+        channels = decodeImage(readBytes(samples[i]!.path), samples[i]!.source).channels;
+      } catch (e) {
+        if (!(e instanceof DataError)) throw e;
+      }
+    }
+    channels ??= 3;
     pipeline = pipeline2d({ size, channels, ...(o.fit ? { fit: o.fit } : {}), ...(o.centerCrop !== undefined ? { centerCrop: o.centerCrop } : {}) });
   } else {
     pipeline = pipeline3d({ size, cropMask: !!o.maskCol, ...(o.window !== undefined ? { window: o.window } : {}), ...(o.stretch !== undefined ? { stretch: o.stretch } : {}) });
