@@ -127,6 +127,17 @@ describe('3D: NIfTI orientation against nibabel', () => {
       });
     }
   }
+  for (const target of ['RAS', 'LPS', 'PIR']) {
+    it(`a corner of the real MR volume (stored LPS) reoriented to ${target} equals nibabel`, () => {
+      const v = decodeNifti(bytes('mr_lps_corner.nii.gz'), 'mr');
+      expect(axisCodes(v.affine)).toBe('LPS');
+      const r = reorient(v, target);
+      const want = npy(`mr_lps_corner_to_${target}.npy`);
+      expect(r.shape).toEqual(want.shape);
+      expect(diff(r.data, want.data as Float32Array).max).toBe(0);
+      expect(new Set(want.data as Float32Array).size).toBeGreaterThan(20); // real anatomy, not a constant
+    });
+  }
   it('reorientation keeps every voxel at its world position', () => {
     const v = decodeNifti(bytes('pir.nii.gz'), 'pir');
     const r = reorient(v, 'LPS');

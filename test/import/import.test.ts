@@ -117,6 +117,28 @@ describe('data import from a manifest', () => {
 });
 
 describe('predict inputs', () => {
+  it('predict replays the preprocessing saved by import: the same pixels for the same files', async () => {
+    const dir = folder({ a: 4, b: 4 });
+    const out = join(dir, 'imp.npz');
+    await importDataset({ images: dir, out, centerCrop: 24, fit: 'pad' });
+    const f = NpzFile.open(out);
+    const info = getDataset('pathmnist');
+    const x = await readPredictInputs(dir, info, { preprocessingFrom: out });
+    const y = await readPredictInputs(out, info, {});
+    const byName = new Map(y.inputs.map((n, i) => [n, i]));
+    const per = 3 * 28 * 28;
+    expect(x.n).toBe(8);
+    x.inputs.forEach((name, i) => {
+      const j = byName.get(name)!;
+      expect(j, name).toBeDefined();
+      expect(Array.from(x.data.subarray(i * per, (i + 1) * per))).toEqual(Array.from(y.data.subarray(j * per, (j + 1) * per)));
+    });
+    // and the task's default pipeline (no centre crop, stretch) gives different pixels
+    const z = await readPredictInputs(dir, info);
+    expect(Array.from(z.data.subarray(0, per))).not.toEqual(Array.from(x.data.subarray(0, per)));
+    expect(strings(f, 'class_names')).toEqual(['a', 'b']);
+  });
+
   it('a [28,28,28] array given to a 2D task is an error, not 28 predictions', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'stmedfm-pred-'));
     const f = join(dir, 'vol.npy');
