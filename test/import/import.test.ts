@@ -1,5 +1,5 @@
 /** `data import` end to end on small generated folders and manifests (fast-png writes the images). */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encode } from 'fast-png';
@@ -60,6 +60,16 @@ describe('data import from class folders', () => {
     const s = await importDataset({ images: dir, out, skipBad: true, onWarning: (m) => warnings.push(m) });
     expect(s.skipped).toBe(2);
     expect(warnings.join('\n')).toMatch(/skipped a\/broken\.png/);
+  });
+
+  it('follows symbolic links to files and class folders', async () => {
+    const src = folder({ a: 4, b: 4 });
+    const dir = mkdtempSync(join(tmpdir(), 'stmedfm-links-'));
+    symlinkSync(join(src, 'a'), join(dir, 'a'));
+    mkdirSync(join(dir, 'b'));
+    for (let i = 0; i < 4; i++) symlinkSync(join(src, 'b', `img${i}.png`), join(dir, 'b', `link${i}.png`));
+    const s = await importDataset({ images: dir, out: join(dir, 'o.npz') });
+    expect(s.n.train + s.n.val + s.n.test).toBe(8);
   });
 
   it('an empty class folder and a class too small to split are refused by name', async () => {
