@@ -80,3 +80,31 @@ describe('data import at the command line', () => {
     expect(JSON.parse(info.stdout).imported.classNames).toEqual(['a', 'b']);
   });
 });
+
+describe('predict on files at the command line', () => {
+  const ck = join(import.meta.dirname, '..', 'fixtures', 'torch_checkpoint', 'model.safetensors');
+  it('a folder of images: one CSV row per input with class names; --help says inputs are resized', () => {
+    const r = runCli(['predict', '--checkpoint', ck, '--task', 'pathmnist', '--input', join(dir, 'imgs')]);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = r.stdout.trim().split('\n');
+    expect(rows[0]).toMatch(/^input,predicted,p_adipose,p_background,/);
+    expect(rows).toHaveLength(9);
+    expect(rows[1]).toMatch(/^a\/0\.png,[a-z -]+,0\.\d+/);
+    expect(r.stderr).toMatch(/8 image\(s\) resized to 28x28 \(antialiased bicubic/);
+    expect(runCli(['predict', '--help']).stdout).toMatch(/RESIZED to 28/);
+  });
+  it('a truncated PNG, an empty folder: one line, exit 2; a JPEG named .png decodes with a note', () => {
+    writeFileSync(join(dir, 'cut.png'), png(1).subarray(0, 80));
+    expectCleanFailure(['predict', '--checkpoint', ck, '--task', 'pathmnist', '--input', join(dir, 'cut.png')], /cut\.png: corrupt or truncated PNG/, dir);
+    mkdirSync(join(dir, 'nothing'));
+    expectCleanFailure(['predict', '--checkpoint', ck, '--task', 'pathmnist', '--input', join(dir, 'nothing')], /nothing: no images found/, dir);
+    cpSync(join(FX, 'real0.jpg'), join(dir, 'photo.png'));
+    const r = runCli(['predict', '--checkpoint', ck, '--task', 'pathmnist', '--input', join(dir, 'photo.png'), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/photo\.png: named \.png but is a JPEG file; decoded as JPEG/);
+    const j = JSON.parse(r.stdout);
+    expect(j.inputs).toHaveLength(1);
+    expect(j.class_names).toHaveLength(9);
+    expect(j.labels).toHaveLength(1);
+  });
+});
