@@ -153,6 +153,14 @@ describe('3D: NIfTI orientation against nibabel', () => {
       p.forEach((x, w) => expect(x).toBeCloseTo(q[w]!, 6));
     }
   });
+  it('the affine is chosen as nibabel does: qform when there is no sform, the sform whenever its code is set', () => {
+    const q = decodeNifti(bytes('lps_qform_only.nii.gz'), 'q');
+    expect(axisCodes(q.affine)).toBe('LPS');
+    expect(q.affine[0]![3]).toBeCloseTo(50, 4);
+    const b = decodeNifti(bytes('sform_lps_qform_ras.nii.gz'), 'b');
+    expect(axisCodes(b.affine)).toBe('LPS'); // nifti-reader-js alone would pick the RAS qform (higher code)
+    expect(Array.from(b.data)).toEqual(Array.from(q.data));
+  });
   it('a 4D NIfTI is refused with the reason', () => {
     expect(() => decodeNifti(bytes('four_d.nii.gz'), 'four_d.nii.gz')).toThrow(/four_d\.nii\.gz: a 4D NIfTI of shape 4x4x3x2; give one 3D volume/);
   });
