@@ -107,4 +107,18 @@ describe('predict on files at the command line', () => {
     expect(j.class_names).toHaveLength(9);
     expect(j.labels).toHaveLength(1);
   });
+  it('volumes: a DICOM series folder and a folder holding a NIfTI file and a series, one row each', () => {
+    const one = runCli(['predict', '--checkpoint', ck, '--task', 'organmnist3d', '--input', join(dir, 'fx', 'dicom_ok'), '--json']);
+    expect(one.code, one.stderr).toBe(0);
+    expect(JSON.parse(one.stdout).inputs).toEqual([join(dir, 'fx', 'dicom_ok')]);
+    mkdirSync(join(dir, 'vols'));
+    cpSync(join(FX, 'dicom_ok'), join(dir, 'vols', 'series1'), { recursive: true });
+    cpSync(join(FX, 'lps.nii.gz'), join(dir, 'vols', 'scan.nii.gz'));
+    const r = runCli(['predict', '--checkpoint', ck, '--task', 'organmnist3d', '--input', join(dir, 'vols'), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.inputs).toEqual(['scan.nii.gz', 'series1']);
+    expect(j.probabilities).toHaveLength(2);
+    expectCleanFailure(['predict', '--checkpoint', ck, '--task', 'pathmnist', '--input', join(dir, 'vols', 'scan.nii.gz')], /scan\.nii\.gz: a 3D volume, but pathmnist is a 2D task/, dir);
+  });
 });

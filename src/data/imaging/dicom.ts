@@ -187,5 +187,5 @@ export async function decodeDicomSeries(files: readonly NamedBytes[], seriesName
 }
 
 export function looksLikeDicom(bytes: Uint8Array): boolean {
-  return bytes.length > 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
+  return bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
 }
