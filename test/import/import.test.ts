@@ -155,6 +155,14 @@ describe('predict inputs', () => {
     writeFileSync(f, writeNpy({ dtype: 'uint8', shape: [28, 28, 28], data: new Uint8Array(28 ** 3) }));
     await expect(readPredictInputs(f, getDataset('pneumoniamnist'))).rejects.toThrow(/is a 3D volume, but pneumoniamnist is a 2D task/);
   });
+  it('a manifest input gives one row per manifest row, in order', async () => {
+    const dir = folder({ a: 3 });
+    const csv = join(dir, 'list.csv');
+    writeFileSync(csv, 'id,other\n2,x\n0,y\n');
+    const x = await readPredictInputs(csv, getDataset('pathmnist'), { root: join(dir, 'a'), pathTemplate: 'img{id}.png' });
+    expect(x.inputs).toEqual([join(dir, 'a', 'img2.png'), join(dir, 'a', 'img0.png')]);
+    await expect(readPredictInputs(csv, getDataset('pathmnist'), {})).rejects.toThrow(/is a manifest: give --path-col/);
+  });
   it('an empty folder says that no images were found; RGB images for a gray task are converted with a note', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'stmedfm-pred-'));
     await expect(readPredictInputs(dir, getDataset('pneumoniamnist'))).rejects.toThrow(/no images found/);
