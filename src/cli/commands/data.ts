@@ -94,7 +94,7 @@ export function registerDataImport(data: Command): void {
     .option('--mask-value-col <c>', '3D: column with the label value to crop to')
     .option('--mask-value <v>', '3D: one label value for every row', int('--mask-value'))
     .option('--window <lo,hi>', '3D: intensity window in HU, e.g. -500,500, or "none" for per-volume min-max (MR)')
-    .option('--no-stretch', '3D: do not stretch each windowed volume to its own min..max')
+    .option('--stretch', '3D: after the window, stretch each volume to its own min..max')
     .option('--axes <codes>', '3D: target axis codes (default LPS, the OrganMNIST3D convention; see docs/data-import.md)')
     .option('--size <n>', 'output side: 28 (MedMNIST) or 64 (MedMNIST+)', int('--size', 1), 28)
     .option('--fit <mode>', '2D: stretch (whole frame), crop (central square) or pad (to a square)')
@@ -105,7 +105,7 @@ export function registerDataImport(data: Command): void {
     .requiredOption('--out <file.npz>', 'file to write')
     .option('--json', 'print the summary as JSON on stdout')
     .action(
-      action(async (o: Record<string, unknown> & { out: string; size: number; seed: number; json?: boolean; stretch: boolean }) => {
+      action(async (o: Record<string, unknown> & { out: string; size: number; seed: number; json?: boolean; stretch?: boolean }) => {
         const fit = o.fit as string | undefined;
         if (fit !== undefined && !['stretch', 'crop', 'pad'].includes(fit)) throw new UserError(`--fit ${fit}: use stretch, crop or pad`);
         const ch = o.channels as number | undefined;
@@ -128,7 +128,7 @@ export function registerDataImport(data: Command): void {
           s = await importDataset({
             ...(o as object),
             ...(window !== undefined ? { window } : { window: undefined }),
-            stretch: o.stretch,
+            ...(o.stretch ? { stretch: true } : {}),
             ...(fit ? { fit: fit as 'stretch' | 'crop' | 'pad' } : {}),
             ...(ch ? { channels: ch as 1 | 3 } : {}),
             out: o.out,

@@ -33,7 +33,7 @@ export type Pipeline =
  */
 export const ORGANMNIST3D_AXES = 'LPS';
 
-/** Default CT window (HU), followed by a per-crop min-max stretch; chosen by matching OrganMNIST3D's intensity histograms (docs/data-import.md). */
+/** Default CT window (HU); chosen by matching OrganMNIST3D's intensity histograms (docs/data-import.md). */
 export const DEFAULT_HU_WINDOW: readonly [number, number] = [-200, 200];
 
 export interface Options2D {
@@ -58,7 +58,7 @@ export interface Options3D {
   /** Crop to the bounding box of a mask label (a mask is then required per sample). */
   readonly cropMask?: boolean;
   readonly axes?: string;
-  /** After the window, stretch each volume's own min..max to 0..1 (default true: OrganMNIST3D's crops all reach ~255). */
+  /** After the window, stretch each volume's own min..max to 0..1 (default false; see docs/data-import.md). */
   readonly stretch?: boolean;
 }
 
@@ -67,7 +67,7 @@ export function pipeline3d(o: Options3D = {}): Pipeline {
   if (o.cropMask) steps.push({ op: 'crop-mask' });
   const w = o.window === undefined ? DEFAULT_HU_WINDOW : o.window;
   steps.push(w === null ? { op: 'minmax' } : { op: 'window', lo: w[0], hi: w[1] });
-  if (w !== null && (o.stretch ?? true)) steps.push({ op: 'minmax' });
+  if (w !== null && o.stretch) steps.push({ op: 'minmax' });
   steps.push({ op: 'resize', size: o.size ?? 28, filter: 'bilinear-antialias' });
   return { dim: 3, steps };
 }
