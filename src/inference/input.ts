@@ -84,6 +84,11 @@ export function readInput(file: string, info: DatasetInfo): ModelInput & { warni
   } catch (e) {
     throw new UserError(`${file}: cannot read the input (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
+  return inputFromBytes(file, bytes, info);
+}
+
+/** The model input of a file's bytes (`file` names it and gives its type); the browser app calls this directly. */
+export function inputFromBytes(file: string, bytes: Uint8Array, info: DatasetInfo): ModelInput & { warnings: string[] } {
   const per = fileImageShape(info);
   const ext = extname(file).toLowerCase();
   const warnings: string[] = [];

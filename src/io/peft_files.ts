@@ -20,7 +20,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
-import { loadSafetensors, saveSafetensors, type LoadedTensor, type SafeTensor } from './safetensors.js';
+import { loadSafetensors, saveSafetensors, type LoadedTensor, type SafeTensor, type SafetensorsFile } from './safetensors.js';
 
 export const ADAPTER_WEIGHTS_NAME = 'adapter_model.safetensors';
 export const ADAPTER_CONFIG_NAME = 'adapter_config.json';
@@ -309,6 +309,12 @@ export async function readPeftAdapter(dir: string): Promise<PeftAdapter> {
   } catch (e) {
     throw new PeftFileError(cfgPath, `cannot read the adapter config (${(e as Error).message})`);
   }
+  const weightsPath = join(dir, ADAPTER_WEIGHTS_NAME);
+  return peftAdapterOf(text, cfgPath, await loadSafetensors(weightsPath), weightsPath);
+}
+
+/** A peft adapter from the config's text and the parsed weights file (the browser app reads the bytes itself). */
+export function peftAdapterOf(text: string, cfgPath: string, file: SafetensorsFile, weightsPath: string): PeftAdapter {
   let config: unknown;
   try {
     config = JSON.parse(text);
@@ -316,8 +322,6 @@ export async function readPeftAdapter(dir: string): Promise<PeftAdapter> {
     throw new PeftFileError(cfgPath, `not valid JSON (${(e as Error).message})`);
   }
   const spec = parseAdapterConfig(config, cfgPath);
-  const weightsPath = join(dir, ADAPTER_WEIGHTS_NAME);
-  const file = await loadSafetensors(weightsPath);
   const tensors = new Map<string, LoadedTensor>();
   for (const [key, t] of file.tensors) {
     if (!key.startsWith(PEFT_KEY_PREFIX)) throw new PeftFileError(weightsPath, `tensor "${key}" lacks the peft prefix "${PEFT_KEY_PREFIX}"`);

@@ -8,7 +8,7 @@ import { type ModelConfig, type TaskHead, validateConfig } from '../model/config
 import { ParamStore } from '../model/params.js';
 import type { PeftConfig } from '../model/peft.js';
 import { STMedFM } from '../model/stmedfm.js';
-import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
+import { type Checkpoint, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
 import { UserError } from './errors.js';
 
@@ -44,6 +44,11 @@ export async function loadModel(path: string): Promise<LoadedModel> {
   } catch (e) {
     throw new UserError((e as Error).message);
   }
+  return modelOf(ck, path);
+}
+
+/** The model a loaded checkpoint describes, checked tensor by tensor (`path` names it in errors). */
+export function modelOf(ck: Checkpoint, path: string): LoadedModel {
   const cfg = ck.config as Partial<CheckpointConfig> | null;
   if (!cfg || cfg.format !== CHECKPOINT_FORMAT || !cfg.model || !Array.isArray(cfg.heads)) {
     throw new UserError(`${path}: not an STMedFM checkpoint (no '${CHECKPOINT_FORMAT}' config in its metadata)`);
