@@ -23,6 +23,12 @@ function status(id: string, text: string, error = false): void {
   el.dataset.state = error ? 'error' : 'ok';
 }
 
+/** Marks a section as working; tests wait for the state to change. */
+function busy(id: string, text: string): void {
+  status(id, text);
+  $(id).dataset.state = 'busy';
+}
+
 function fail(id: string, e: unknown): void {
   const msg = e instanceof Error ? e.message : String(e);
   status(id, msg, true);
@@ -68,7 +74,7 @@ function taskPicker(): void {
 }
 
 onDrop('model-drop', 'model-input', async (files) => {
-  status('model-status', 'loading...');
+  busy('model-status', 'loading...');
   try {
     const sorted = sortModelFiles(files);
     const t0 = performance.now();
@@ -119,7 +125,7 @@ onDrop('input-drop', 'input-input', async (files) => {
   const f = files[0];
   if (!f) return;
   if (!state.model) return status('input-status', 'load a model first (section 1)', true);
-  status('input-status', `classifying ${f.name}...`);
+  busy('input-status', `classifying ${f.name}...`);
   $('result').innerHTML = '';
   try {
     const c = await state.model.classify(f.name, new Uint8Array(await f.arrayBuffer()));
@@ -139,7 +145,7 @@ onDrop('train-drop', 'train-input', async (files) => {
   if (!base || !state.model) return status('train-status', 'load a base checkpoint (.safetensors) first (section 1)', true);
   const steps = Number($<HTMLInputElement>('steps').value);
   const losses: number[] = [];
-  status('train-status', `fine-tuning on ${f.name}...`);
+  busy('train-status', `fine-tuning on ${f.name}...`);
   $('eval').innerHTML = '';
   $<HTMLButtonElement>('download').disabled = true;
   try {
