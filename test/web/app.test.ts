@@ -15,7 +15,9 @@ import { getDataset, loadTaskFile } from '../../src/data/index.js';
 import { ForwardSession } from '../../src/engine/runtime/session.js';
 import { floatTensor } from '../../src/engine/runtime/tensors.js';
 import { applyAdapter } from '../../src/inference/adapter.js';
-import { readInput } from '../../src/inference/input.js';
+import { decodeNifti } from '../../src/data/imaging/nifti.js';
+import { apply3d, pipeline3d } from '../../src/data/imaging/pipeline.js';
+import { readInput, samplesToInput } from '../../src/inference/input.js';
 import { Predictor } from '../../src/inference/predictor.js';
 import { readPeftAdapter } from '../../src/io/peft_files.js';
 import type { ParamStore } from '../../src/model/params.js';
@@ -133,15 +135,37 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     await shot('03-volume-3d');
   });
 
+  it('classifies a NIfTI volume preprocessed by the shared imaging module, as Node does', async () => {
+    await pick('input-input', [fx.nifti]);
+    const st = await settled('input-status');
+    expect(st.state, st.text).toBe('ok');
+    const info = getDataset('organmnist3d');
+    const voxels = apply3d(pipeline3d({ size: 28 }), decodeNifti(readFileSync(fx.nifti), 'ct.nii'));
+    const x = samplesToInput(info, voxels, 1);
+    const p = await Predictor.create(base.model, base.store, 'organmnist3d', { batch: 1 });
+    const expected = [...(await p.run(x.data, 1)).probs];
+    await p.release();
+    expectClose(await shownProbs(), expected);
+    await shot('03b-nifti');
+  });
+
   it('says what is wrong with a wrong file type and a volume of the wrong shape', async () => {
     await pick('input-input', [fx.notAnImage]);
     let s = await settled('input-status');
     expect(s.state).toBe('error');
-    expect(s.text).toMatch(/notes\.txt: not a file type this page reads; organmnist3d takes a \.npy volume/);
+    expect(s.text).toMatch(/notes\.txt: not a file type this page reads; organmnist3d takes a NIfTI \(\.nii, \.nii\.gz\) or \.npy volume/);
     await pick('input-input', [fx.flatNpy]);
     s = await settled('input-status');
     expect(s.state).toBe('error');
     expect(s.text).toMatch(/shape \[28,28\] does not fit organmnist3d/);
+    await pick('input-input', [fx.nifti4d]);
+    s = await settled('input-status');
+    expect(s.state).toBe('error');
+    expect(s.text).toMatch(/series\.nii: a 4D NIfTI of shape 8x8x8x3; give one 3D volume/);
+    await selectTask('bloodmnist');
+    await pick('input-input', [fx.nifti]);
+    s = await settled('input-status');
+    expect(s.text).toMatch(/ct\.nii: a volume, but bloodmnist is a 2D task/);
     await shot('04-bad-input');
   });
 

@@ -29,6 +29,31 @@ export interface WebFixtures {
   flatNpy: string;
   notAnImage: string;
   trainNpz: string;
+  /** A CT-like int16 NIfTI-1 volume (40x36x32, 1.5 mm voxels, RAS sform). */
+  nifti: string;
+  /** A 4D NIfTI: the wrong shape for a 3D task. */
+  nifti4d: string;
+}
+
+/** A minimal NIfTI-1 file (int16 voxels, sform from the voxel size): enough for the shared reader. */
+export function niftiBytes(shape: readonly number[], voxels: Int16Array, spacing = 1.5): Uint8Array {
+  const out = new Uint8Array(352 + voxels.length * 2);
+  const v = new DataView(out.buffer);
+  v.setInt32(0, 348, true);
+  v.setInt16(40, shape.length, true);
+  shape.forEach((d, i) => v.setInt16(42 + 2 * i, d, true));
+  for (let i = shape.length; i < 7; i++) v.setInt16(42 + 2 * i, 1, true);
+  v.setInt16(70, 4, true); // DT_INT16
+  v.setInt16(72, 16, true);
+  v.setFloat32(76, 1, true);
+  for (let i = 1; i <= 3; i++) v.setFloat32(76 + 4 * i, spacing, true);
+  v.setFloat32(108, 352, true);
+  v.setFloat32(112, 1, true);
+  v.setInt16(254, 1, true); // sform_code: scanner
+  for (let r = 0; r < 3; r++) v.setFloat32(280 + (r * 4 + r) * 4, spacing, true);
+  out.set([0x6e, 0x2b, 0x31, 0], 344); // "n+1\0"
+  new Int16Array(out.buffer, 352).set(voxels);
+  return out;
 }
 
 function pixels(n: number, seed: number): Uint8Array {
@@ -67,5 +92,12 @@ export async function makeFixtures(dir: string): Promise<WebFixtures> {
   writeFileSync(notAnImage, 'not an image\n');
   const trainNpz = join(dir, 'bloodmnist.npz');
   writeSynth(trainNpz, 'bloodmnist', { sizes: { train: 256, val: 64, test: 64 }, seed: 7, noise: 16 });
-  return { dir, checkpoint, smallCheckpoint, onnx, png: pngPath, jpeg: jpegPath, volume, flatNpy, notAnImage, trainNpz };
+  const ctShape = [40, 36, 32];
+  const r = new Rng(9);
+  const ct = Int16Array.from({ length: 40 * 36 * 32 }, (_, i) => Math.round(-600 + 900 * Math.exp(-(((i % 40) - 20) ** 2) / 90) + 80 * r.normal()));
+  const nifti = join(dir, 'ct.nii');
+  writeFileSync(nifti, niftiBytes(ctShape, ct));
+  const nifti4d = join(dir, 'series.nii');
+  writeFileSync(nifti4d, niftiBytes([8, 8, 8, 3], new Int16Array(8 * 8 * 8 * 3)));
+  return { nifti, nifti4d, dir, checkpoint, smallCheckpoint, onnx, png: pngPath, jpeg: jpegPath, volume, flatNpy, notAnImage, trainNpz };
 }

@@ -3,12 +3,14 @@
  * peft adapter files). Both classify through the engine's ForwardSession / Predictor, the same
  * classes `stmedfm predict` runs, with the same preprocessing (src/inference/input.ts).
  */
-import { type DatasetInfo, getDataset, isDatasetName } from '../../src/data/index.js';
+import { type DatasetInfo, fileImageShape, getDataset, isDatasetName } from '../../src/data/index.js';
+import { decodeNifti } from '../../src/data/imaging/nifti.js';
+import { apply3d, pipeline3d } from '../../src/data/imaging/pipeline.js';
 import { readOnnxMetadata } from '../../src/engine/onnx/inspect.js';
 import { ForwardSession } from '../../src/engine/runtime/session.js';
 import { floatTensor } from '../../src/engine/runtime/tensors.js';
 import { applyAdapter } from '../../src/inference/adapter.js';
-import { type ModelInput, inputFromBytes } from '../../src/inference/input.js';
+import { type ModelInput, inputFromBytes, samplesToInput } from '../../src/inference/input.js';
 import { Predictor } from '../../src/inference/predictor.js';
 import { checkpointOf } from '../../src/io/checkpoint.js';
 import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, peftAdapterOf } from '../../src/io/peft_files.js';
@@ -38,18 +40,27 @@ export interface PageModel {
   release(): Promise<void>;
 }
 
-const INPUT_TYPES = ['.png', '.jpg', '.jpeg', '.npy'];
+const INPUT_TYPES = ['.png', '.jpg', '.jpeg', '.npy', '.nii', '.nii.gz'];
+const isNifti = (name: string): boolean => /\.nii(\.gz)?$/i.test(name);
 
 /** Refuses file types the page cannot read, before any decoding. */
 export function checkInputType(name: string, info: DatasetInfo): void {
   const lower = name.toLowerCase();
-  if (lower.endsWith('.nii') || lower.endsWith('.nii.gz')) {
-    throw new PageError(`${name}: NIfTI volumes need the shared import module, which this build does not have yet; save the volume as a uint8 .npy of shape [28,28,28]`);
-  }
   if (!INPUT_TYPES.some((e) => lower.endsWith(e))) {
-    const want = info.dim === 3 ? 'a .npy volume [28,28,28]' : 'a PNG or JPEG image (or a .npy array)';
+    const want = info.dim === 3 ? 'a NIfTI (.nii, .nii.gz) or .npy volume' : 'a PNG or JPEG image (or a .npy array)';
     throw new PageError(`${name}: not a file type this page reads; ${info.name} takes ${want}`);
   }
+  if (isNifti(name) && info.dim !== 3) throw new PageError(`${name}: a volume, but ${info.name} is a 2D task; give it a PNG or JPEG image`);
+}
+
+/**
+ * A NIfTI volume, preprocessed as `stmedfm data import` does (shared imaging module: reorient to
+ * OrganMNIST3D's axes, CT window, min-max stretch, antialiased resize to 28^3).
+ */
+export function niftiInput(name: string, bytes: Uint8Array, info: DatasetInfo): ModelInput & { warnings: string[] } {
+  const volume = decodeNifti(bytes, name);
+  const pipeline = pipeline3d({ size: fileImageShape(info)[0] });
+  return { ...samplesToInput(info, apply3d(pipeline, volume), 1), warnings: [`${name}: ${volume.shape.join('x')} volume preprocessed as data import does (${pipeline.steps.map((s) => s.op).join(', ')})`] };
 }
 
 function labelsOf(info: DatasetInfo, n: number): string[] {
@@ -64,7 +75,7 @@ function argmax(p: Float32Array): number {
 
 function preprocess(name: string, bytes: Uint8Array, info: DatasetInfo): ModelInput & { warnings: string[] } {
   checkInputType(name, info);
-  const input = inputFromBytes(name, bytes, info);
+  const input = isNifti(name) ? niftiInput(name, bytes, info) : inputFromBytes(name, bytes, info);
   if (input.n !== 1) throw new PageError(`${name}: holds ${input.n} samples; drop one image or volume at a time`);
   return input;
 }
