@@ -221,6 +221,9 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     expect(losses).toHaveLength(24);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     expect(mean(losses.slice(-4))).toBeLessThan(mean(losses.slice(0, 4)) - 0.1);
+    // The loss curve is live: the page painted frames between the first and the last step.
+    const frames: number[] = JSON.parse((await page().getAttribute('#train-status', 'data-frames-at-step'))!);
+    expect(frames[frames.length - 1]!).toBeGreaterThan(frames[0]!);
     const acc = Number(await page().getAttribute('#eval-table', 'data-acc'));
     const auroc = Number(await page().getAttribute('#eval-table', 'data-auroc'));
     const ece = Number(await page().getAttribute('#eval-table', 'data-ece'));

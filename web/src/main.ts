@@ -145,6 +145,15 @@ onDrop('train-drop', 'train-input', async (files) => {
   if (!base || !state.model) return status('train-status', 'load a base checkpoint (.safetensors) first (section 1)', true);
   const steps = Number($<HTMLInputElement>('steps').value);
   const losses: number[] = [];
+  // Frames painted while training: the curve is live only if they advance between steps.
+  let frames = 0;
+  let training = true;
+  const tick = (): void => {
+    frames++;
+    if (training) requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+  const framesAtStep: number[] = [];
   busy('train-status', `fine-tuning on ${f.name}...`);
   $('eval').innerHTML = '';
   $<HTMLButtonElement>('download').disabled = true;
@@ -161,11 +170,13 @@ onDrop('train-drop', 'train-input', async (files) => {
       threads: runtime.threads,
       onStep: (log: StepLog) => {
         losses.push(log.loss);
+        framesAtStep.push(frames);
         drawLoss($<HTMLCanvasElement>('loss'), losses, log.total);
         $('train-status').textContent = `step ${log.step}/${log.total}: loss ${log.loss.toFixed(4)}`;
       },
     });
     state.trained = out;
+    $('train-status').dataset.framesAtStep = JSON.stringify(framesAtStep);
     await state.model.release();
     state.model = checkpointModel(`fine-tuned ${out.trained.model.peft?.kind} for ${out.task} (in this tab)`, out.trained, base, runtime.threads, out.task);
     taskPicker();
@@ -182,6 +193,8 @@ onDrop('train-drop', 'train-input', async (files) => {
     $<HTMLButtonElement>('download').disabled = false;
   } catch (e) {
     fail('train-status', e);
+  } finally {
+    training = false;
   }
 });
 

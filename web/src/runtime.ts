@@ -29,7 +29,9 @@ export async function setUpRuntime(requested?: number): Promise<RuntimeInfo> {
     threads = 1;
   }
   ort.env.wasm.numThreads = threads;
-  ort.env.wasm.proxy = false;
+  // Sessions run in ORT's proxy worker: each run is a message round trip, so the page paints
+  // between training steps (a live loss curve) and stays responsive while a step runs.
+  ort.env.wasm.proxy = true;
   ort.env.logLevel = 'error';
   useOrt(ort as unknown as OrtModule);
   return { threads, note, version: ort.env.versions?.web ?? 'unknown' };
