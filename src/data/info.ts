@@ -8,6 +8,7 @@ import { DataError } from './errors.js';
 import { formatShape, toIntArray, type NpyDtype } from './npy.js';
 import { NpzFile } from './npz.js';
 import { validateSplit } from './dataset.js';
+import { decodeUnicodeNpy } from './import/npy_unicode.js';
 import { SPLITS, datasetFromFileName, getDataset, isMultiLabel, type DatasetInfo, type DatasetName, type Split } from './registry.js';
 
 export interface ArraySummary {
@@ -42,6 +43,22 @@ export interface DataFileSummary {
   readonly splits: SplitSummary[];
   /** Everything that would make loading fail, one message each. */
   readonly problems: string[];
+  /** Provenance of a file written by `stmedfm data import`. */
+  readonly imported?: { classNames: string[]; taskType?: string; dim?: string; preprocessing?: unknown; splitMethod?: string; splitSeed?: number };
+}
+
+function importedInfo(npz: NpzFile, file: string): DataFileSummary['imported'] {
+  if (!npz.has('class_names')) return undefined;
+  const str = (k: string): string[] | undefined => (npz.has(k) ? decodeUnicodeNpy(npz.memberBytes(k), `${file}, ${k}`) : undefined);
+  const pre = str('preprocessing')?.[0];
+  return {
+    classNames: str('class_names')!,
+    ...(str('task_type') ? { taskType: str('task_type')![0]! } : {}),
+    ...(str('dim') ? { dim: str('dim')![0]! } : {}),
+    ...(pre ? { preprocessing: JSON.parse(pre) as unknown } : {}),
+    ...(str('split_method') ? { splitMethod: str('split_method')![0]! } : {}),
+    ...(npz.has('split_seed') ? { splitSeed: Number((npz.read('split_seed').data as Int32Array)[0]) } : {}),
+  };
 }
 
 function pixelStats(images: Uint8Array, channels: number): { mean: number[]; std: number[] } {
@@ -67,7 +84,18 @@ export function summarizeDataFile(file: string, task?: string): DataFileSummary 
   const npz = NpzFile.open(file, info ? { hint: `re-download it with \`stmedfm data fetch ${info.name}\`` } : {});
   const problems: string[] = [];
   const arrays: ArraySummary[] = [];
+  let imported: DataFileSummary['imported'];
+  try {
+    imported = importedInfo(npz, file);
+  } catch (e) {
+    if (!(e instanceof DataError)) throw e;
+    problems.push(e.message);
+  }
   for (const k of npz.keys()) {
+    if (k.endsWith('_sources') || ['class_names', 'task_type', 'dim', 'preprocessing', 'split_method'].includes(k)) {
+      arrays.push({ key: k, dtype: 'uint32' as NpyDtype, shape: [] });
+      continue;
+    }
     try {
       const h = npz.header(k);
       arrays.push({ key: k, dtype: h.dtype, shape: h.shape });
@@ -125,9 +153,11 @@ export function summarizeDataFile(file: string, task?: string): DataFileSummary 
     ...(info
       ? { task: info.name, taskFrom: task !== undefined ? ('given' as const) : ('file name' as const), taskType: info.task, labelNames: info.labels }
       : {}),
+    ...(!info && imported ? { labelNames: imported.classNames, ...(imported.taskType ? { taskType: imported.taskType as DatasetInfo['task'] } : {}) } : {}),
     arrays,
     splits,
     problems,
+    ...(imported ? { imported } : {}),
   };
 }
 
@@ -137,8 +167,14 @@ export function formatDataSummary(s: DataFileSummary): string {
   lines.push(`${s.file} (${s.bytes.toLocaleString('en-US')} bytes)`);
   if (s.task) lines.push(`task: ${s.task} (${s.taskType}; from ${s.taskFrom})`);
   else lines.push('task: unknown (name the task to check the file against the registry)');
+  if (s.imported) {
+    lines.push(`imported by stmedfm data import: ${s.imported.dim ?? '?'}, ${s.imported.taskType ?? '?'}, ${s.imported.classNames.length} classes (${s.imported.classNames.join(', ')})`);
+    if (s.imported.splitMethod) lines.push(`  splits: ${s.imported.splitMethod}`);
+    if (s.imported.preprocessing) lines.push(`  preprocessing: ${JSON.stringify((s.imported.preprocessing as { steps?: unknown }).steps ?? s.imported.preprocessing)}`);
+    lines.push('  sources: {train,val,test}_sources (one path per sample)');
+  }
   lines.push('arrays:');
-  for (const a of s.arrays) lines.push(`  ${a.key.padEnd(14)} ${a.dtype.padEnd(8)} ${formatShape(a.shape)}`);
+  for (const a of s.arrays.filter((x) => x.shape.length > 0 || !s.imported)) lines.push(`  ${a.key.padEnd(14)} ${a.dtype.padEnd(8)} ${formatShape(a.shape)}`);
   for (const sp of s.splits) {
     const off = sp.officialN !== undefined && sp.officialN !== sp.n ? ` (official file: ${sp.officialN})` : '';
     lines.push(`${sp.split}: N = ${sp.n}${off}; images ${formatShape(sp.imageShape)}, labels ${formatShape(sp.labelShape)}`);

@@ -86,7 +86,8 @@ describe('train, evaluate, predict, export', () => {
     expect(b.code).toBe(0);
     const jb = JSON.parse(b.stdout);
     expect(jb.probabilities).toHaveLength(3);
-    expect(jb.labels).toHaveLength(9);
+    expect(jb.class_names).toHaveLength(9);
+    expect(jb.labels).toHaveLength(3); // the predicted class of each input
     for (const row of jb.probabilities) expect(row.reduce((a: number, v: number) => a + v, 0)).toBeCloseTo(1, 5);
     const one = runCli(['predict', '--checkpoint', ck, '--task', 'pathmnist', '--input', join(dir, 'one.npy'), '--json']);
     const p1 = JSON.parse(one.stdout).probabilities[0] as number[];

@@ -15,9 +15,7 @@ import { getDataset, loadTaskFile } from '../../src/data/index.js';
 import { ForwardSession } from '../../src/engine/runtime/session.js';
 import { floatTensor } from '../../src/engine/runtime/tensors.js';
 import { applyAdapter } from '../../src/inference/adapter.js';
-import { decodeNifti } from '../../src/data/imaging/nifti.js';
-import { apply3d, pipeline3d } from '../../src/data/imaging/pipeline.js';
-import { readInput, samplesToInput } from '../../src/inference/input.js';
+import { readInput, readPredictInputs } from '../../src/inference/input.js';
 import { Predictor } from '../../src/inference/predictor.js';
 import { readPeftAdapter } from '../../src/io/peft_files.js';
 import type { ParamStore } from '../../src/model/params.js';
@@ -139,9 +137,8 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     await pick('input-input', [fx.nifti]);
     const st = await settled('input-status');
     expect(st.state, st.text).toBe('ok');
-    const info = getDataset('organmnist3d');
-    const voxels = apply3d(pipeline3d({ size: 28 }), decodeNifti(readFileSync(fx.nifti), 'ct.nii'));
-    const x = samplesToInput(info, voxels, 1);
+    // Node: what `stmedfm predict --input ct.nii` reads (readPredictInputs), run by the Predictor.
+    const x = await readPredictInputs(fx.nifti, getDataset('organmnist3d'));
     const p = await Predictor.create(base.model, base.store, 'organmnist3d', { batch: 1 });
     const expected = [...(await p.run(x.data, 1)).probs];
     await p.release();

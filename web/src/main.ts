@@ -1,14 +1,11 @@
 /** The page: wiring between the drop zones, the model, classification, fine-tuning and downloads. */
-import { Buffer } from 'buffer';
+import './polyfills.js';
 import type { LoadedModel } from '../../src/training/checkpoint.js';
 import type { StepLog } from '../../src/training/trainer.js';
 import { type Classification, type PageModel, PageError, checkpointModel, loadModelFiles, sortModelFiles } from './model.js';
 import { setUpRuntime } from './runtime.js';
 import { type TrainOutcome, fineTuneInTab } from './train.js';
 import { drawLoss, drawSlice } from './views.js';
-
-// The shared io code compares and builds byte strings with Buffer, which browsers lack.
-(globalThis as { Buffer?: unknown }).Buffer ??= Buffer;
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);

@@ -3,14 +3,12 @@
  * peft adapter files). Both classify through the engine's ForwardSession / Predictor, the same
  * classes `stmedfm predict` runs, with the same preprocessing (src/inference/input.ts).
  */
-import { type DatasetInfo, fileImageShape, getDataset, isDatasetName } from '../../src/data/index.js';
-import { decodeNifti } from '../../src/data/imaging/nifti.js';
-import { apply3d, pipeline3d } from '../../src/data/imaging/pipeline.js';
+import { type DatasetInfo, getDataset, isDatasetName } from '../../src/data/index.js';
 import { readOnnxMetadata } from '../../src/engine/onnx/inspect.js';
 import { ForwardSession } from '../../src/engine/runtime/session.js';
 import { floatTensor } from '../../src/engine/runtime/tensors.js';
 import { applyAdapter } from '../../src/inference/adapter.js';
-import { type ModelInput, inputFromBytes, samplesToInput } from '../../src/inference/input.js';
+import { type ModelInput, inputFromBytes } from '../../src/inference/input.js';
 import { Predictor } from '../../src/inference/predictor.js';
 import { checkpointOf } from '../../src/io/checkpoint.js';
 import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, peftAdapterOf } from '../../src/io/peft_files.js';
@@ -53,16 +51,6 @@ export function checkInputType(name: string, info: DatasetInfo): void {
   if (isNifti(name) && info.dim !== 3) throw new PageError(`${name}: a volume, but ${info.name} is a 2D task; give it a PNG or JPEG image`);
 }
 
-/**
- * A NIfTI volume, preprocessed as `stmedfm data import` does (shared imaging module: reorient to
- * OrganMNIST3D's axes, CT window, min-max stretch, antialiased resize to 28^3).
- */
-export function niftiInput(name: string, bytes: Uint8Array, info: DatasetInfo): ModelInput & { warnings: string[] } {
-  const volume = decodeNifti(bytes, name);
-  const pipeline = pipeline3d({ size: fileImageShape(info)[0] });
-  return { ...samplesToInput(info, apply3d(pipeline, volume), 1), warnings: [`${name}: ${volume.shape.join('x')} volume preprocessed as data import does (${pipeline.steps.map((s) => s.op).join(', ')})`] };
-}
-
 function labelsOf(info: DatasetInfo, n: number): string[] {
   return info.labels.length === n ? [...info.labels] : Array.from({ length: n }, (_, i) => `class ${i}`);
 }
@@ -75,7 +63,7 @@ function argmax(p: Float32Array): number {
 
 function preprocess(name: string, bytes: Uint8Array, info: DatasetInfo): ModelInput & { warnings: string[] } {
   checkInputType(name, info);
-  const input = isNifti(name) ? niftiInput(name, bytes, info) : inputFromBytes(name, bytes, info);
+  const input = inputFromBytes(name, bytes, info);
   if (input.n !== 1) throw new PageError(`${name}: holds ${input.n} samples; drop one image or volume at a time`);
   return input;
 }

@@ -95,6 +95,7 @@ export function registerDataImport(data: Command): void {
     .option('--mask-value <v>', '3D: one label value for every row', int('--mask-value'))
     .option('--window <lo,hi>', '3D: intensity window in HU, e.g. -500,500, or "none" for per-volume min-max (MR)')
     .option('--no-stretch', '3D: do not stretch each windowed volume to its own min..max')
+    .option('--axes <codes>', '3D: target axis codes (default LPS, the OrganMNIST3D convention; see docs/data-import.md)')
     .option('--size <n>', 'output side: 28 (MedMNIST) or 64 (MedMNIST+)', int('--size', 1), 28)
     .option('--fit <mode>', '2D: stretch (whole frame), crop (central square) or pad (to a square)')
     .option('--center-crop <n>', '2D: crop the central n x n pixels first (BloodMNIST: 200)', int('--center-crop', 1))

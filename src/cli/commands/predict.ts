@@ -1,44 +1,62 @@
-/** `stmedfm predict`: class probabilities for an image or a `.npy` array. */
+/** `stmedfm predict`: class probabilities for images, volumes, folders, manifests and array files. */
 import type { Command } from 'commander';
-import { getDataset } from '../../data/index.js';
-import { readInput } from '../../inference/input.js';
+import { getDataset, type Split } from '../../data/index.js';
+import { readPredictInputs } from '../../inference/input.js';
 import { Predictor } from '../../inference/predictor.js';
 import { loadModel } from '../../training/checkpoint.js';
 import { UserError } from '../../training/errors.js';
 import { action, int, printJson } from '../common.js';
 
+function csvCell(s: string): string {
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
 export function registerPredict(program: Command): void {
   program
     .command('predict')
-    .description('class probabilities for a PNG/JPEG image or a .npy uint8 array ([28,28,3], [N,28,28,3], [28,28,28], [N,28,28,28])')
+    .description(
+      'class probabilities for images (.png, .jpg), volumes (.nii, .nii.gz, DICOM series folders), folders of them, a CSV manifest, or .npy/.npz arrays. ' +
+        'Images and volumes are preprocessed as `data import` does: converted to the task\'s colour mode and RESIZED to 28 (antialiased bicubic, like PIL); ' +
+        'volumes reoriented to the OrganMNIST3D convention, HU-windowed and resized. One output row per input (CSV on stdout, or --json).',
+    )
     .requiredOption('--checkpoint <file>', 'checkpoint (.safetensors)')
     .requiredOption('--task <name>', 'task whose head to use')
-    .requiredOption('--input <file>', 'image (.png, .jpg) or .npy array in the MedMNIST layout')
+    .requiredOption('--input <path>', 'file, folder, manifest (.csv) or array file (.npy, .npz)')
+    .option('--split <s>', '.npz input: predict one split (train, val, test; default all)')
+    .option('--preprocessing <file.npz>', 'replay the preprocessing saved in a file written by `data import` (default: the task\'s standard one)')
+    .option('--root <dir>', 'manifest input: folder the paths are relative to')
+    .option('--path-col <c>', 'manifest input: path column')
+    .option('--path-template <t>', "manifest input: path template, e.g. 'images/{image_id}.jpg'")
     .option('--threads <n>', 'ONNX Runtime threads', int('--threads', 1), 1)
-    .option('--json', 'print JSON on stdout')
+    .option('--json', 'print JSON on stdout: {inputs, probabilities, labels, class_names}')
     .action(
-      action(async (o: { checkpoint: string; task: string; input: string; threads: number; json?: boolean }) => {
-        const m = await loadModel(o.checkpoint);
+      action(async (o: { checkpoint: string; task: string; input: string; split?: string; preprocessing?: string; root?: string; pathCol?: string; pathTemplate?: string; threads: number; json?: boolean }) => {
+        if (o.split !== undefined && !['train', 'val', 'test'].includes(o.split)) throw new UserError(`--split ${o.split}: use train, val or test`);
         let info;
         try {
           info = getDataset(o.task);
         } catch (e) {
           throw new UserError((e as Error).message);
         }
+        const m = await loadModel(o.checkpoint);
         m.model.head(info.name);
-        const x = readInput(o.input, info);
-        for (const w of x.warnings) process.stderr.write(`stmedfm: warning: ${w}\n`);
+        const x = await readPredictInputs(o.input, info, {
+          ...(o.split ? { split: o.split as Split } : {}),
+          ...(o.preprocessing ? { preprocessingFrom: o.preprocessing } : {}),
+          ...(o.root ? { root: o.root } : {}),
+          ...(o.pathCol ? { pathCol: o.pathCol } : {}),
+          ...(o.pathTemplate ? { pathTemplate: o.pathTemplate } : {}),
+        });
+        for (const w of x.notes) process.stderr.write(`stmedfm: note: ${w}\n`);
         const p = await Predictor.create(m.model, m.store, info.name, { threads: o.threads });
         const r = await p.run(x.data, x.n);
         await p.release();
         const rows = Array.from({ length: r.n }, (_, i) => Array.from(r.probs.subarray(i * r.classes, (i + 1) * r.classes)));
-        if (o.json) printJson({ probabilities: rows, labels: info.labels });
+        const labels = rows.map((row) => row.reduce((best, v, c) => (v > row[best]! ? c : best), 0));
+        if (o.json) printJson({ inputs: x.inputs, probabilities: rows, labels, class_names: info.labels });
         else {
-          rows.forEach((row, i) => {
-            const order = row.map((v, c) => [v, c] as const).sort((a, b) => b[0] - a[0]);
-            const top = order.slice(0, 3).map(([v, c]) => `${info.labels[c]} ${(100 * v).toFixed(1)}%`).join(', ');
-            process.stdout.write(`${r.n > 1 ? `[${i}] ` : ''}${top}\n`);
-          });
+          process.stdout.write(`${['input', 'predicted', ...info.labels.map((l) => `p_${l}`)].map(csvCell).join(',')}\n`);
+          rows.forEach((row, i) => process.stdout.write(`${[csvCell(x.inputs[i]!), csvCell(info.labels[labels[i]!]!), ...row.map((v) => v.toFixed(6))].join(',')}\n`));
         }
       }),
     );

@@ -21,10 +21,22 @@ const UNCOMPRESSED = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.8
 const JPEG2000 = new Set(['1.2.840.10008.1.2.4.90', '1.2.840.10008.1.2.4.91']);
 
 type J2K = Awaited<ReturnType<typeof openjpeg>>;
+/** An Emscripten OpenJPEG module factory (the `decode` or `decodewasmjs` build of @cornerstonejs/codec-openjpeg). */
+export type Jpeg2000Factory = typeof openjpeg;
+let factory: Jpeg2000Factory = openjpeg;
 let j2k: Promise<J2K> | undefined;
-/** The OpenJPEG decoder (asm.js build: no .wasm file to locate, so it loads in Node and browsers alike). */
+/**
+ * Chooses the OpenJPEG build. The default is the asm.js build (no .wasm file to locate, so it
+ * loads in Node and browsers alike); hosts that can locate the WebAssembly build pass its
+ * factory here for ~4x faster JPEG 2000 slices (Node does so in data/import/read.ts; a browser
+ * passes one whose `locateFile` finds `openjpegwasm_decode.wasm`).
+ */
+export function setJpeg2000Codec(f: Jpeg2000Factory): void {
+  factory = f;
+  j2k = undefined;
+}
 function jpeg2000(): Promise<J2K> {
-  j2k ??= openjpeg({ print: () => {}, printErr: () => {} });
+  j2k ??= factory({ print: () => {}, printErr: () => {} });
   return j2k;
 }
 

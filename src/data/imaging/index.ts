@@ -14,7 +14,8 @@
  *   `resizeVolume` (antialiased, float, any rank).
  * - 3D decode: `decodeNifti(bytes, name)`, `decodeDicomSeries([{name, bytes}], seriesName)`
  *   -> `Volume` {shape, data (C order float32), affine (voxel -> RAS+ mm)}; `looksLikeNifti`,
- *   `looksLikeDicom`.
+ *   `looksLikeDicom`; `setJpeg2000Codec(factory)` to use OpenJPEG's WebAssembly build (default:
+ *   its asm.js build, which needs no file to locate).
  * - Geometry: `axisCodes(affine)`, `reorient(volume, 'RAS')`, `maskBoundingBox`, `cropVolume`,
  *   `sameGrid`, `windowIntensity`, `toUint8`.
  * - Pipelines (recorded preprocessing): `pipeline2d(opts)`, `pipeline3d(opts)`, `apply2d`,

@@ -20,3 +20,7 @@ declare module '@cornerstonejs/codec-openjpeg/decode' {
   const factory: (opts?: { print?: (s: string) => void; printErr?: (s: string) => void }) => Promise<OpenJPEGModule>;
   export default factory;
 }
+declare module '@cornerstonejs/codec-openjpeg/decodewasmjs' {
+  import factory from '@cornerstonejs/codec-openjpeg/decode';
+  export default factory;
+}

@@ -34,7 +34,7 @@ export type Pipeline =
 export const ORGANMNIST3D_AXES = 'LPS';
 
 /** Default CT window (HU), followed by a per-crop min-max stretch; chosen by matching OrganMNIST3D's intensity histograms (docs/data-import.md). */
-export const DEFAULT_HU_WINDOW: readonly [number, number] = [-500, 500];
+export const DEFAULT_HU_WINDOW: readonly [number, number] = [-200, 200];
 
 export interface Options2D {
   readonly size?: number;

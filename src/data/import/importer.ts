@@ -16,7 +16,7 @@ import { writeFileAtomicSync } from '../../io/atomic.js';
 import { DataError } from '../errors.js';
 import { writeNpy } from '../npy.js';
 import { SPLITS, type Split } from '../registry.js';
-import { apply3d, decodeImage, outputShape, pipeline2d, pipeline3d, type FitMode, type Pipeline, type Volume } from '../imaging/index.js';
+import { apply3d, checkAxisCodes, decodeImage, outputShape, pipeline2d, pipeline3d, type FitMode, type Pipeline, type Volume } from '../imaging/index.js';
 import { encodeUnicodeNpy } from './npy_unicode.js';
 import { readBytes, readVolume } from './read.js';
 import { dimensionOf, listClassFolders, readManifest, type SampleRef } from './sources.js';
@@ -44,6 +44,8 @@ export interface ImportOptions {
   /** HU window; null = per-volume min-max (MR). */
   readonly window?: readonly [number, number] | null;
   readonly stretch?: boolean;
+  /** 3D target axis codes (default: ORGANMNIST3D_AXES). */
+  readonly axes?: string;
   readonly seed?: number;
   readonly skipBad?: boolean;
   readonly out: string;
@@ -96,10 +98,19 @@ export async function importDataset(o: ImportOptions): Promise<ImportSummary> {
   let pipeline: Pipeline;
   if (dim === 2) {
     let channels = o.channels;
-    if (!channels) channels = decodeImage(readBytes(samples[0]!.path), samples[0]!.source).channels;
+    // as the first image that decodes (bad files are reported by the main loop, all together)
+    for (let i = 0; !channels && i < samples.length; i++) {
+      try {
+        channels = decodeImage(readBytes(samples[i]!.path), samples[i]!.source).channels;
+      } catch (e) {
+        if (!(e instanceof DataError)) throw e;
+      }
+    }
+    channels ??= 3;
     pipeline = pipeline2d({ size, channels, ...(o.fit ? { fit: o.fit } : {}), ...(o.centerCrop !== undefined ? { centerCrop: o.centerCrop } : {}) });
   } else {
-    pipeline = pipeline3d({ size, cropMask: !!o.maskCol, ...(o.window !== undefined ? { window: o.window } : {}), ...(o.stretch !== undefined ? { stretch: o.stretch } : {}) });
+    if (o.axes !== undefined) checkAxisCodes(o.axes.toUpperCase());
+    pipeline = pipeline3d({ size, cropMask: !!o.maskCol, ...(o.axes ? { axes: o.axes.toUpperCase() } : {}), ...(o.window !== undefined ? { window: o.window } : {}), ...(o.stretch !== undefined ? { stretch: o.stretch } : {}) });
   }
   const per = outputShape(pipeline);
   const perBytes = per.reduce((a, b) => a * b, 1);

@@ -2,7 +2,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { DataError } from '../errors.js';
-import { decodeDicomSeries, decodeNifti, type Volume } from '../imaging/index.js';
+import openjpegWasm from '@cornerstonejs/codec-openjpeg/decodewasmjs';
+import { decodeDicomSeries, decodeNifti, setJpeg2000Codec, type Volume } from '../imaging/index.js';
 import { isJunkFile } from './sources.js';
 
 export function readBytes(path: string): Uint8Array {
@@ -13,6 +14,9 @@ export function readBytes(path: string): Uint8Array {
     throw new DataError(`${path}: cannot read (${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder' : (code ?? (e as Error).message)})`);
   }
 }
+
+// In Node the WebAssembly OpenJPEG build finds its .wasm beside itself: ~4x faster than asm.js.
+setJpeg2000Codec(openjpegWasm);
 
 /** A NIfTI file, or a folder holding one DICOM series. */
 export async function readVolume(path: string): Promise<Volume> {

@@ -35,14 +35,22 @@ function isDir(p: string): boolean {
   }
 }
 
+function isFile(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
 export function listClassFolders(dir: string, classes?: readonly string[]): { samples: SampleRef[]; classNames: string[]; warnings: string[] } {
   if (!existsSync(dir)) throw new DataError(`--images ${dir}: no such folder`);
   if (!isDir(dir)) throw new DataError(`--images ${dir}: not a folder; give a folder with one subfolder per class`);
   const entries = readdirSync(dir, { withFileTypes: true }).filter((e) => !isJunkFile(e.name));
-  const folders = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const folders = entries.filter((e) => e.isDirectory() || (e.isSymbolicLink() && isDir(join(dir, e.name)))).map((e) => e.name).sort();
   if (!folders.length) throw new DataError(`--images ${dir}: no class subfolders; put each class's images in a subfolder named after the class`);
   const warnings: string[] = [];
-  const loose = entries.filter((e) => e.isFile()).length;
+  const loose = entries.filter((e) => !folders.includes(e.name)).length;
   if (loose) warnings.push(`${dir}: ${loose} file(s) directly in the folder are ignored (only class subfolders are read)`);
   let classNames = folders;
   if (classes) {
@@ -54,7 +62,11 @@ export function listClassFolders(dir: string, classes?: readonly string[]): { sa
   }
   const samples: SampleRef[] = [];
   classNames.forEach((c, label) => {
-    const files = readdirSync(join(dir, c), { withFileTypes: true }).filter((e) => e.isFile() && !isJunkFile(e.name)).map((e) => e.name).sort();
+    // symbolic links are followed (data sets are often assembled from links)
+    const files = readdirSync(join(dir, c), { withFileTypes: true })
+      .filter((e) => !isJunkFile(e.name) && (e.isFile() || (e.isSymbolicLink() && isFile(join(dir, c, e.name)))))
+      .map((e) => e.name)
+      .sort();
     if (!files.length) throw new DataError(`class folder ${join(dir, c)} is empty; remove it or add its images`);
     for (const f of files) samples.push({ path: resolve(dir, c, f), source: `${c}/${f}`, label });
   });
