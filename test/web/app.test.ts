@@ -23,6 +23,7 @@ import type { STMedFM } from '../../src/model/stmedfm.js';
 import { writeAdapterFiles } from '../../src/cli/adapter_files.js';
 import { type LoadedModel, loadModel } from '../../src/training/checkpoint.js';
 import { finetune } from '../../src/training/workflows.js';
+import { runCli } from '../helpers/cli.js';
 import { type Browser, chromiumMissing, externalRequests, launch } from './browser.js';
 import { type WebFixtures, makeFixtures } from './fixtures.js';
 import { type StaticServer, serveStatic } from './static_server.js';
@@ -118,6 +119,10 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     expect((await settled('input-status')).state).toBe('ok');
     const shown = await shownProbs();
     expectClose(shown, await nodeProbs(base, 'bloodmnist', fx.png));
+    // ... and with what the CLI prints for the same file.
+    const cli = runCli(['predict', '--checkpoint', fx.checkpoint, '--task', 'bloodmnist', '--input', fx.png, '--json']);
+    expect(cli.code, cli.stderr).toBe(0);
+    expectClose(shown, (JSON.parse(cli.stdout) as { probabilities: number[][] }).probabilities[0]!);
     expect(await page().textContent('#top-class')).toBe(getDataset('bloodmnist').labels[shown.indexOf(Math.max(...shown))]);
     await shot('02-image-2d');
   });
@@ -188,7 +193,7 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     await pick('model-input', [fx.checkpoint, ...adapterFiles]);
     const m = await settled('model-status');
     expect(m.state).toBe('ok');
-    expect(m.text).toMatch(/lora adapter for bloodmnist/);
+    expect(m.text).toMatch(/LoRA adapter for bloodmnist/);
     await pick('input-input', [fx.png]);
     expect((await settled('input-status')).state).toBe('ok');
     const shown = await shownProbs();
@@ -197,6 +202,16 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     const baseProbs = await nodeProbs(base, 'bloodmnist', fx.png);
     expect(Math.max(...shown.map((p, i) => Math.abs(p - baseProbs[i]!)))).toBeGreaterThan(TOL);
     await shot('06-node-adapter');
+
+    // A bottleneck adapter (the CLI's other PEFT method) loads the same way.
+    const bottleneck = await finetune({ task: 'bloodmnist', method: 'adapter', from: base, loaded: new Map([['bloodmnist', data]]), steps: 3, batch2d: 16 });
+    const bdir = join(tmp, 'node-bottleneck');
+    await writeAdapterFiles(bottleneck, bdir, 'bloodmnist');
+    await pick('model-input', [fx.checkpoint, join(bdir, 'adapter_model.safetensors'), join(bdir, 'adapter_config.json')]);
+    expect((await settled('model-status')).text).toMatch(/bottleneck adapter for bloodmnist/);
+    await pick('input-input', [fx.png]);
+    expect((await settled('input-status')).state).toBe('ok');
+    expectClose(await shownProbs(), await nodeProbs(bottleneck, 'bloodmnist', fx.png));
 
     await pick('model-input', [fx.smallCheckpoint, ...adapterFiles]);
     const bad = await settled('model-status');

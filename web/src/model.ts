@@ -178,6 +178,6 @@ export async function loadModelFiles(files: ModelFiles, base: LoadedModel | unde
   } catch (e) {
     throw new PageError(`${ckName} + adapter: ${(e as Error).message}`);
   }
-  const kind = applied.model.peft?.kind ?? 'adapter';
+  const kind = applied.model.peft?.kind === 'lora' ? 'LoRA' : 'bottleneck';
   return { model: checkpointModel(`${ckName} + ${kind} adapter for ${applied.task}`, applied, ck, threads, applied.task), base: ck };
 }
