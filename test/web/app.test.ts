@@ -32,6 +32,7 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const SHOTS = join(ROOT, 'test-output/web');
 const missing = chromiumMissing();
 if (missing && process.env.CI === 'true') throw new Error(`browser tests cannot run in CI: ${missing}`);
+if (missing) console.warn(`[web] browser tests SKIPPED: ${missing}`);
 const TOL = 1e-4;
 
 async function nodeProbs(m: { model: STMedFM; store: ParamStore }, task: string, file: string): Promise<number[]> {
