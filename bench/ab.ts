@@ -6,6 +6,7 @@
  *   npx tsx bench/ab.ts --part train2d|train3d|infer2d|infer3d|infer2dStatic|infer3dStatic --variants base,noChunk [--rounds 8] [--steps 3] [--profile]
  */
 import { BENCH_HEADS as HEADS, median, randomData, trainStepRunner } from '../src/bench/bench.js';
+import '../src/engine/runtime/node.js';
 import { ForwardSession } from '../src/engine/runtime/session.js';
 import { floatTensor } from '../src/engine/runtime/tensors.js';
 import { STMEDFM_TINY } from '../src/model/config.js';

@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import type * as ort from 'onnxruntime-node';
+import '../src/engine/runtime/node.js';
 import { Graph, type Value } from '../src/engine/ir/graph.js';
 import { numel } from '../src/engine/ir/shape.js';
 import { type ConvOptions, conv, convLowering, convTranspose, convWeightGrad } from '../src/engine/ops/conv.js';

@@ -9,6 +9,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchStmedfm, torchBaseline } from '../src/bench/bench.js';
+import '../src/engine/runtime/node.js';
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

@@ -6,6 +6,7 @@
  * is the worst finite-difference error. Exits with 1 if any case fails either threshold.
  */
 import { type GradCheckResult, checkGradients } from '../src/engine/testing/gradcheck.js';
+import '../src/engine/runtime/node.js';
 import { ORT_F32_TOLERANCE, type OrtCheckResult, checkOnOrt } from '../src/engine/testing/ortcheck.js';
 import { allCases } from '../test/cases/index.js';
 

@@ -2,6 +2,9 @@
  * STMedFM's library API. The operations users call are top-level; each layer is also available
  * as a namespace (engine, model, data, evaluation, io, report).
  */
+// The library runs on onnxruntime-node (the browser app registers onnxruntime-web itself).
+import './engine/runtime/node.js';
+
 export { pretrain, finetune, evaluate, trainingState, DEFAULT_LR } from './training/workflows.js';
 export type { PretrainOptions, FinetuneOptions, EvaluateOptions, EvaluationResult, TrainedModel } from './training/workflows.js';
 export { loadModel, saveModel, loadOptimizer, saveOptimizer, saveTrainingPair, loadResumePoint, partialPath, optimizerPath } from './training/checkpoint.js';

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `stmedfm` command line. Each command lives in its own module under commands/. */
 import { Command } from 'commander';
+import '../engine/runtime/node.js';
 import { registerBench } from './commands/bench.js';
 import { registerData } from './commands/data.js';
 import { registerEvaluate } from './commands/evaluate.js';

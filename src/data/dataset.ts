@@ -192,8 +192,12 @@ export function loadTask(task: string, opts: DataSourceOptions = {}): TaskData {
 
 /** Like loadTask, from an explicit file. */
 export function loadTaskFile(task: string, file: string): TaskData {
+  return taskDataOf(task, openFor(getDataset(task), file), file);
+}
+
+/** The validated splits of a task from a parsed `.npz` (the browser app parses the dropped file's bytes). */
+export function taskDataOf(task: string, npz: NpzFile, file: string): TaskData {
   const info = getDataset(task);
-  const npz = openFor(info, file);
   const out = {} as Record<Split, TaskSplit>;
   for (const s of SPLITS) out[s] = readSplit(info, npz, file, s);
   return out;

@@ -7,8 +7,10 @@
 import { readdirSync, statSync } from 'node:fs';
 import { extname, join, relative } from 'node:path';
 import { type DatasetInfo, NORMALIZE_LUT, NpzFile, SPLITS, type Split, fileImageShape, parseNpy } from '../data/index.js';
-import { apply3d, decodeImage, looksLikeDicom, outputShape, parsePipeline, pipeline2d, pipeline3d, type Pipeline } from '../data/imaging/index.js';
-import { apply2d } from '../data/imaging/pipeline.js';
+import { decodeImage } from '../data/imaging/image2d.js';
+import { looksLikeDicom } from '../data/imaging/dicom.js';
+import { decodeNifti } from '../data/imaging/nifti.js';
+import { apply2d, apply3d, outputShape, parsePipeline, pipeline2d, pipeline3d, type Pipeline } from '../data/imaging/pipeline.js';
 import { decodeUnicodeNpy, isJunkFile, readBytes, readManifest, readVolume } from '../data/import/index.js';
 import { UserError } from '../training/errors.js';
 
@@ -114,9 +116,15 @@ function readArrayFile(file: string, info: DatasetInfo, opts: PredictInputOption
     }
     return { pixels, n: inputs.length, inputs };
   }
+  return npySamples(file, readBytes(file), info);
+}
+
+/** A `.npy` uint8 array's samples for `info`'s task ([28,28,...] one sample, [N,28,28,...] a batch). */
+function npySamples(file: string, bytes: Uint8Array, info: DatasetInfo): { pixels: Uint8Array; n: number; inputs: string[] } {
+  const per = fileImageShape(info);
   let arr;
   try {
-    arr = parseNpy(readBytes(file), file);
+    arr = parseNpy(bytes, file);
   } catch (e) {
     throw new UserError((e as Error).message);
   }
@@ -200,18 +208,40 @@ export async function readPredictInputs(input: string, info: DatasetInfo, opts: 
   return { ...samplesToInput(info, pixels, files.length), inputs: files.map((f) => (base ? relative(base, f) : f)), notes };
 }
 
-/** One image (.png, .jpg) or `.npy` array, synchronously (the library's single-file entry point). */
+/** One image (.png, .jpg), NIfTI file or `.npy`/`.npz` array, synchronously (the library's single-file entry point). */
 export function readInput(file: string, info: DatasetInfo): ModelInput & { warnings: string[] } {
-  const ext = extname(file).toLowerCase();
-  if (ext === '.npy' || ext === '.npz') {
+  if (extname(file).toLowerCase() === '.npz') {
     const r = readArrayFile(file, info, {});
     return { ...samplesToInput(info, r.pixels, r.n), warnings: [] };
+  }
+  return inputFromBytes(file, readBytes(file), info);
+}
+
+/**
+ * One image (.png, .jpg), NIfTI volume or `.npy` array from its bytes (`file` names it and gives
+ * its type), preprocessed like `predict` and `data import` do: the browser app's entry point.
+ */
+export function inputFromBytes(file: string, bytes: Uint8Array, info: DatasetInfo): ModelInput & { warnings: string[] } {
+  const ext = extname(file).toLowerCase();
+  if (ext === '.npy') {
+    const r = npySamples(file, bytes, info);
+    return { ...samplesToInput(info, r.pixels, r.n), warnings: [] };
+  }
+  if (isVolumePath(file)) {
+    if (info.dim !== 3) throw new UserError(`${file}: a 3D volume, but ${info.name} is a 2D task`);
+    const p = pipelineFor(info);
+    try {
+      return { ...samplesToInput(info, apply3d(p, decodeNifti(bytes, file)), 1), warnings: [`volume reoriented, windowed and resized as recorded: ${JSON.stringify(p.steps)}`] };
+    } catch (e) {
+      if ((e as Error).name === 'DataError') throw new UserError((e as Error).message);
+      throw e;
+    }
   }
   if (!IMAGE_EXT.has(ext)) throw new UserError(`${file}: unsupported input type '${ext}'; give a .png, .jpg or .npy file`);
   if (info.dim === 3) throw new UserError(`${file}: ${info.name} takes 3D volumes; give a NIfTI file, a DICOM series or a .npy array of shape [28,28,28]`);
   let img;
   try {
-    img = decodeImage(readBytes(file), file);
+    img = decodeImage(bytes, file);
   } catch (e) {
     throw new UserError((e as Error).message);
   }

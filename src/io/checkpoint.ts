@@ -5,7 +5,7 @@
  * model/run configuration as JSON under "stmedfm_config". Written atomically.
  */
 import { writeFileAtomic } from './atomic.js';
-import { loadSafetensors, serializeSafetensors, SafetensorsError, type LoadedTensor, type SafeTensor } from './safetensors.js';
+import { loadSafetensors, serializeSafetensors, SafetensorsError, type LoadedTensor, type SafeTensor, type SafetensorsFile } from './safetensors.js';
 
 export const CONFIG_METADATA_KEY = 'stmedfm_config';
 
@@ -56,7 +56,11 @@ export interface Checkpoint {
 
 /** Loads a checkpoint written by {@link saveCheckpoint} (or any safetensors state dict). */
 export async function loadCheckpoint(path: string): Promise<Checkpoint> {
-  const file = await loadSafetensors(path);
+  return checkpointOf(await loadSafetensors(path), path);
+}
+
+/** A checkpoint from an already parsed safetensors file (the browser app reads the bytes itself). */
+export function checkpointOf(file: SafetensorsFile, path: string): Checkpoint {
   const metadata = file.metadata ?? {};
   const raw = metadata[CONFIG_METADATA_KEY];
   let config: unknown = null;

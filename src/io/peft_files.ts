@@ -20,7 +20,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type GroupFile, writeFileGroupAtomic } from './atomic.js';
-import { loadSafetensors, serializeSafetensors, type LoadedTensor, type SafeTensor } from './safetensors.js';
+import { loadSafetensors, serializeSafetensors, type LoadedTensor, type SafeTensor, type SafetensorsFile } from './safetensors.js';
 
 export const ADAPTER_WEIGHTS_NAME = 'adapter_model.safetensors';
 export const ADAPTER_CONFIG_NAME = 'adapter_config.json';
@@ -318,20 +318,35 @@ export async function readPeftAdapter(dir: string): Promise<PeftAdapter> {
   } catch (e) {
     throw new PeftFileError(cfgPath, `cannot read the adapter config (${(e as Error).message})`);
   }
+  const { spec, config } = adapterConfigOf(text, cfgPath);
+  const weightsPath = join(dir, ADAPTER_WEIGHTS_NAME);
+  const file = await loadSafetensors(weightsPath);
+  return { spec, config, tensors: adapterTensorsOf(spec, file, weightsPath), metadata: file.metadata };
+}
+
+/** A peft adapter from the config's text and the parsed weights file (the browser app reads the bytes itself). */
+export function peftAdapterOf(text: string, cfgPath: string, file: SafetensorsFile, weightsPath: string): PeftAdapter {
+  const { spec, config } = adapterConfigOf(text, cfgPath);
+  return { spec, config, tensors: adapterTensorsOf(spec, file, weightsPath), metadata: file.metadata };
+}
+
+function adapterConfigOf(text: string, cfgPath: string): { spec: AdapterSpec; config: Record<string, unknown> } {
   let config: unknown;
   try {
     config = JSON.parse(text);
   } catch (e) {
     throw new PeftFileError(cfgPath, `not valid JSON (${(e as Error).message})`);
   }
-  const spec = parseAdapterConfig(config, cfgPath);
-  const weightsPath = join(dir, ADAPTER_WEIGHTS_NAME);
-  const file = await loadSafetensors(weightsPath);
+  return { spec: parseAdapterConfig(config, cfgPath), config: config as Record<string, unknown> };
+}
+
+/** The adapter's tensors under plain state-dict names (peft prefix removed), checked against the spec. */
+function adapterTensorsOf(spec: AdapterSpec, file: SafetensorsFile, weightsPath: string): Map<string, LoadedTensor> {
   const tensors = new Map<string, LoadedTensor>();
   for (const [key, t] of file.tensors) {
     if (!key.startsWith(PEFT_KEY_PREFIX)) throw new PeftFileError(weightsPath, `tensor "${key}" lacks the peft prefix "${PEFT_KEY_PREFIX}"`);
     tensors.set(key.slice(PEFT_KEY_PREFIX.length), t);
   }
   checkAdapterTensors(spec, tensors, weightsPath);
-  return { spec, config: config as Record<string, unknown>, tensors, metadata: file.metadata };
+  return tensors;
 }

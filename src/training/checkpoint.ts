@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { type GroupFile, writeFileAtomic, writeFileGroupAtomic } from '../io/atomic.js';
-import { loadCheckpoint, saveCheckpoint, serializeCheckpoint } from '../io/checkpoint.js';
+import { type Checkpoint, loadCheckpoint, saveCheckpoint, serializeCheckpoint } from '../io/checkpoint.js';
 import { loadSafetensors, serializeSafetensors } from '../io/safetensors.js';
 import { type ModelConfig, type TaskHead, validateConfig } from '../model/config.js';
 import { ParamStore } from '../model/params.js';
@@ -136,6 +136,11 @@ async function readModel(path: string): Promise<{ loaded: LoadedModel; header: R
     if (looksLikeOnnx(path)) throw onnxGiven(path);
     throw new UserError((e as Error).message);
   }
+  return modelOf(ck, path);
+}
+
+/** The model a loaded checkpoint describes, checked tensor by tensor (`path` names it in errors). */
+export function modelOf(ck: Checkpoint, path: string): LoadedModel {
   const cfg = ck.config as Partial<CheckpointConfig> | null;
   if (!cfg || cfg.format !== CHECKPOINT_FORMAT || !cfg.model || !Array.isArray(cfg.heads)) {
     throw new UserError(`${path}: not an STMedFM checkpoint (no '${CHECKPOINT_FORMAT}' config in its metadata)`);

@@ -2,3 +2,4 @@
 export * from './tensors.js';
 export * from './session.js';
 export * from './training.js';
+export * from './ort.js';

@@ -1,13 +1,11 @@
 /**
  * ONNX Runtime sessions: option defaults, feed conversion and the forward (evaluation) session.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import type { FloatPrecision } from '../ir/dtype.js';
 import type { Graph } from '../ir/graph.js';
 import type { HostTensor } from '../ir/tensor.js';
 import { toOnnxModel, type OnnxExportOptions } from '../onnx/serialize.js';
+import { type OrtSession, type OrtSessionOptions, type OrtTensor, ortModule, ortPlatform } from './ort.js';
 import { type Feed, type OrtType, fromOrt, isOrtTensor, toOrt } from './tensors.js';
 
 export interface RuntimeOptions {
@@ -23,10 +21,10 @@ export interface RuntimeOptions {
   logLevel?: 0 | 1 | 2 | 3 | 4;
 }
 
-export function sessionOptions(opts: RuntimeOptions = {}): ort.InferenceSession.SessionOptions {
+export function sessionOptions(opts: RuntimeOptions = {}): OrtSessionOptions {
   const threads = opts.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`session: threads must be a positive integer, got ${threads}`);
-  const o: ort.InferenceSession.SessionOptions = {
+  const o: OrtSessionOptions = {
     executionProviders: ['cpu'],
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
@@ -45,11 +43,12 @@ export function sessionOptions(opts: RuntimeOptions = {}): ort.InferenceSession.
 }
 
 /** An ONNX Runtime session over model bytes or a model file. */
-export async function createSession(model: Uint8Array | string, opts: RuntimeOptions = {}): Promise<ort.InferenceSession> {
+export async function createSession(model: Uint8Array | string, opts: RuntimeOptions = {}): Promise<OrtSession> {
   const so = sessionOptions(opts);
   // ORT does not create the folders of its output files.
-  for (const p of [opts.profilePrefix, opts.optimizedModelPath]) if (p) mkdirSync(dirname(p), { recursive: true });
-  return typeof model === 'string' ? ort.InferenceSession.create(model, so) : ort.InferenceSession.create(model, so);
+  for (const p of [opts.profilePrefix, opts.optimizedModelPath]) if (p) ortPlatform().prepareOutputFile?.(p);
+  const { InferenceSession } = ortModule();
+  return typeof model === 'string' ? InferenceSession.create(model, so) : InferenceSession.create(model, so);
 }
 
 /** Model bytes from bytes, a file path, or a graph (serialised with `exportOpts`). */
@@ -59,7 +58,7 @@ export function modelSource(model: Uint8Array | string | Graph, exportOpts: Onnx
 }
 
 /** Declared element types of a session's tensor inputs, by name. */
-export function inputTypes(session: ort.InferenceSession): Map<string, OrtType> {
+export function inputTypes(session: OrtSession): Map<string, OrtType> {
   const types = new Map<string, OrtType>();
   for (const m of session.inputMetadata) {
     if (!m.isTensor) continue;
@@ -71,11 +70,11 @@ export function inputTypes(session: ort.InferenceSession): Map<string, OrtType> 
 
 /** Converts host feeds by the session's declared input types; rejects unknown names and type mismatches. */
 export function convertFeeds(
-  session: ort.InferenceSession,
+  session: OrtSession,
   types: ReadonlyMap<string, OrtType>,
   feeds: Readonly<Record<string, Feed>>,
-): Record<string, ort.Tensor> {
-  const out: Record<string, ort.Tensor> = {};
+): Record<string, OrtTensor> {
+  const out: Record<string, OrtTensor> = {};
   for (const [name, v] of Object.entries(feeds)) {
     const type = types.get(name);
     if (!type) throw new Error(`session: '${name}' is not an input of the model (inputs: ${session.inputNames.join(', ')})`);
@@ -102,7 +101,7 @@ export interface ForwardSessionOptions extends RuntimeOptions {
 /** A forward/evaluation graph (typically with a symbolic batch dim): feeds in, named outputs out. */
 export class ForwardSession {
   private constructor(
-    readonly session: ort.InferenceSession,
+    readonly session: OrtSession,
     private readonly types: Map<string, OrtType>,
   ) {}
 
@@ -121,10 +120,10 @@ export class ForwardSession {
   }
 
   /** One run; `outputs` limits what is fetched (default: every output). */
-  async run(feeds: Readonly<Record<string, Feed>>, outputs?: readonly string[]): Promise<Record<string, ort.Tensor>> {
+  async run(feeds: Readonly<Record<string, Feed>>, outputs?: readonly string[]): Promise<Record<string, OrtTensor>> {
     const f = convertFeeds(this.session, this.types, feeds);
     const res = outputs ? await this.session.run(f, [...outputs]) : await this.session.run(f);
-    return res as Record<string, ort.Tensor>;
+    return res as Record<string, OrtTensor>;
   }
 
   /** Like `run`, with outputs converted to HostTensors (float64 data). */

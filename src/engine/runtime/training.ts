@@ -6,11 +6,11 @@
  * the host, feeds them with the batch and the step scalars, and swaps in the outputs after each
  * run. Nothing is copied on the way: the arrays ORT returns become the next step's feeds.
  */
-import type * as ort from 'onnxruntime-node';
 import type { FloatPrecision } from '../ir/dtype.js';
 import type { Graph } from '../ir/graph.js';
 import { numel } from '../ir/shape.js';
 import type { HostTensor } from '../ir/tensor.js';
+import type { OrtSession, OrtTensor } from './ort.js';
 import { type RuntimeOptions, convertFeeds, createSession, inputTypes, modelSource } from './session.js';
 import { type Feed, type FloatArray, type OrtType, floatTensor, scalarOf, scalarTensor } from './tensors.js';
 
@@ -50,7 +50,7 @@ export interface StepOptions {
 export interface StepResult {
   loss: number;
   /** The extra outputs requested with `fetch`. */
-  outputs: Record<string, ort.Tensor>;
+  outputs: Record<string, OrtTensor>;
 }
 
 export type InitValue = FloatArray | HostTensor | readonly number[];
@@ -64,7 +64,7 @@ export class TrainingSession {
   private done = 0;
 
   private constructor(
-    readonly session: ort.InferenceSession,
+    readonly session: OrtSession,
     readonly spec: TrainingSpec,
     private readonly types: Map<string, OrtType>,
   ) {}
@@ -151,13 +151,13 @@ export class TrainingSession {
     if (spec.step !== undefined) all[spec.step] = scalarTensor(this.done + 1, this.floatType);
 
     const fetch = new Set<string>([spec.loss, ...spec.carried.map((c) => c.output), ...(opts.fetch ?? [])]);
-    const res = (await this.session.run(convertFeeds(this.session, this.types, all), [...fetch])) as Record<string, ort.Tensor>;
+    const res = (await this.session.run(convertFeeds(this.session, this.types, all), [...fetch])) as Record<string, OrtTensor>;
     for (const c of spec.carried) {
       const t = res[c.output]!;
       this.values.set(c.input, t.data as FloatArray);
     }
     this.done++;
-    const outputs: Record<string, ort.Tensor> = {};
+    const outputs: Record<string, OrtTensor> = {};
     for (const name of opts.fetch ?? []) outputs[name] = res[name]!;
     return { loss: scalarOf(res[spec.loss]!), outputs };
   }

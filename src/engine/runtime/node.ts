@@ -1,0 +1,13 @@
+/**
+ * Node entry point of the runtime: registers onnxruntime-node. Imported for its side effect by
+ * the Node entry points (library index, CLI, benches, the test setup); the browser app registers
+ * onnxruntime-web instead (web/src/runtime.ts).
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { useOrt } from './ort.js';
+
+useOrt(ort, { prepareOutputFile: (path) => mkdirSync(dirname(path), { recursive: true }) });
+
+export { ort };

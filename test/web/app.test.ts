@@ -1,0 +1,296 @@
+/**
+ * End to end in headless Chromium (Debian's, via playwright-core): the built app served from
+ * 127.0.0.1 classifies a 2D image and a 3D volume with the probabilities Node computes, fine-tunes
+ * LoRA in the tab with a falling loss, downloads adapter files that Node loads with equal
+ * predictions, loads an adapter trained in Node, shows clear messages for bad input, falls back
+ * to one thread without cross-origin isolation, and sends no request off the machine.
+ * Screenshots of each state go to test-output/web/.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getDataset, loadTaskFile } from '../../src/data/index.js';
+import { ForwardSession } from '../../src/engine/runtime/session.js';
+import { floatTensor } from '../../src/engine/runtime/tensors.js';
+import { applyAdapter } from '../../src/inference/adapter.js';
+import { readInput, readPredictInputs } from '../../src/inference/input.js';
+import { Predictor } from '../../src/inference/predictor.js';
+import { readPeftAdapter } from '../../src/io/peft_files.js';
+import type { ParamStore } from '../../src/model/params.js';
+import type { STMedFM } from '../../src/model/stmedfm.js';
+import { writeAdapterFiles } from '../../src/cli/adapter_files.js';
+import { type LoadedModel, loadModel } from '../../src/training/checkpoint.js';
+import { finetune } from '../../src/training/workflows.js';
+import { runCli } from '../helpers/cli.js';
+import { type Browser, chromiumMissing, externalRequests, launch } from './browser.js';
+import { type WebFixtures, makeFixtures } from './fixtures.js';
+import { type StaticServer, serveStatic } from './static_server.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const SHOTS = join(ROOT, 'test-output/web');
+const missing = chromiumMissing();
+if (missing && process.env.CI === 'true') throw new Error(`browser tests cannot run in CI: ${missing}`);
+if (missing) console.warn(`[web] browser tests SKIPPED: ${missing}`);
+const TOL = 1e-4;
+
+async function nodeProbs(m: { model: STMedFM; store: ParamStore }, task: string, file: string): Promise<number[]> {
+  const x = readInput(file, getDataset(task));
+  const p = await Predictor.create(m.model, m.store, task, { batch: 1 });
+  const out = await p.run(x.data, 1);
+  await p.release();
+  return [...out.probs];
+}
+
+describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing ? ` — SKIPPED: ${missing}` : ''}`, () => {
+  let tmp: string;
+  let fx: WebFixtures;
+  let server: StaticServer;
+  let br: Browser;
+  let base: LoadedModel;
+  const errors: string[] = [];
+
+  const page = () => br.page;
+  const shot = (name: string) => page().screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  const pick = async (input: string, files: string[]) => page().setInputFiles(`#${input}`, files);
+  const settled = async (status: string) => {
+    await page().waitForSelector(`#${status}[data-state]:not([data-state=busy])`, { timeout: 120_000 });
+    return { state: await page().getAttribute(`#${status}`, 'data-state'), text: (await page().textContent(`#${status}`)) ?? '' };
+  };
+  const shownProbs = async () => {
+    const rows = await page().$$eval('#probs tr[data-class]', (trs) => trs.map((tr) => ({ p: Number((tr as unknown as { dataset: Record<string, string> }).dataset.p), shown: Number(tr.children[1]!.textContent) })));
+    for (const r of rows) expect(Math.abs(r.p - r.shown)).toBeLessThanOrEqual(5e-7 + 1e-12);
+    return rows.map((r) => r.p);
+  };
+  const expectClose = (a: number[], b: number[]) => {
+    expect(a.length).toBe(b.length);
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(TOL);
+  };
+  /** Drops a file on a drop zone the way a user does (a DragEvent with a DataTransfer). */
+  const drop = async (zone: string, file: string) => {
+    const bytes = [...readFileSync(file)];
+    const name = file.replace(/^.*\//, '');
+    const dt = await page().evaluateHandle(
+      ({ bytes, name }) => {
+        // Runs in the page (DOM types are not in the tests' type library).
+        const g = globalThis as unknown as { DataTransfer: new () => { items: { add(f: unknown): void } }; File: new (parts: unknown[], name: string) => unknown };
+        const d = new g.DataTransfer();
+        d.items.add(new g.File([new Uint8Array(bytes)], name));
+        return d;
+      },
+      { bytes, name },
+    );
+    await page().dispatchEvent(`#${zone}`, 'drop', { dataTransfer: dt });
+  };
+  const selectTask = (task: string) => page().selectOption('#task', task);
+
+  beforeAll(async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'stmedfm-web-'));
+    mkdirSync(SHOTS, { recursive: true });
+    const outDir = join(tmp, 'site');
+    await build({ configFile: join(ROOT, 'web/vite.config.ts'), logLevel: 'error', build: { outDir, emptyOutDir: true } });
+    fx = await makeFixtures(join(tmp, 'fixtures'));
+    base = await loadModel(fx.checkpoint);
+    server = await serveStatic(outDir);
+    br = await launch();
+    page().on('pageerror', (e) => errors.push(e.message));
+    const t0 = performance.now();
+    await page().goto(server.url);
+    await page().waitForSelector('body[data-ready=true]');
+    console.log(`[web] page load ${(performance.now() - t0).toFixed(0)} ms`);
+  }, 180_000);
+
+  afterAll(async () => {
+    await br?.close();
+    await server?.close();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('loads cross-origin isolated, with WebAssembly threads', async () => {
+    expect(Number(await page().getAttribute('#runtime', 'data-threads'))).toBeGreaterThan(1);
+    await shot('01-loaded');
+  });
+
+  it('classifies a dropped 2D image with the probabilities Node computes', async () => {
+    await pick('model-input', [fx.checkpoint]);
+    expect((await settled('model-status')).state).toBe('ok');
+    await selectTask('bloodmnist');
+    await drop('input-drop', fx.png);
+    expect((await settled('input-status')).state).toBe('ok');
+    const shown = await shownProbs();
+    expectClose(shown, await nodeProbs(base, 'bloodmnist', fx.png));
+    // ... and with what the CLI prints for the same file.
+    const cli = runCli(['predict', '--checkpoint', fx.checkpoint, '--task', 'bloodmnist', '--input', fx.png, '--json']);
+    expect(cli.code, cli.stderr).toBe(0);
+    expectClose(shown, (JSON.parse(cli.stdout) as { probabilities: number[][] }).probabilities[0]!);
+    expect(await page().textContent('#top-class')).toBe(getDataset('bloodmnist').labels[shown.indexOf(Math.max(...shown))]);
+    await shot('02-image-2d');
+  });
+
+  it('classifies a 3D volume and shows its slices', async () => {
+    await selectTask('organmnist3d');
+    await pick('input-input', [fx.volume]);
+    expect((await settled('input-status')).state).toBe('ok');
+    expectClose(await shownProbs(), await nodeProbs(base, 'organmnist3d', fx.volume));
+    expect(await page().getAttribute('#slice-range', 'max')).toBe('27');
+    await page().fill('#slice-range', '3');
+    expect(await page().textContent('#slice-index')).toBe('4 / 28');
+    await shot('03-volume-3d');
+  });
+
+  it('classifies a NIfTI volume preprocessed by the shared imaging module, as Node does', async () => {
+    await pick('input-input', [fx.nifti]);
+    const st = await settled('input-status');
+    expect(st.state, st.text).toBe('ok');
+    // Node: what `stmedfm predict --input ct.nii` reads (readPredictInputs), run by the Predictor.
+    const x = await readPredictInputs(fx.nifti, getDataset('organmnist3d'));
+    const p = await Predictor.create(base.model, base.store, 'organmnist3d', { batch: 1 });
+    const expected = [...(await p.run(x.data, 1)).probs];
+    await p.release();
+    expectClose(await shownProbs(), expected);
+    await shot('03b-nifti');
+  });
+
+  it('says what is wrong with a wrong file type and a volume of the wrong shape', async () => {
+    await pick('input-input', [fx.notAnImage]);
+    let s = await settled('input-status');
+    expect(s.state).toBe('error');
+    expect(s.text).toMatch(/notes\.txt: not a file type this page reads; organmnist3d takes a NIfTI \(\.nii, \.nii\.gz\) or \.npy volume/);
+    await pick('input-input', [fx.flatNpy]);
+    s = await settled('input-status');
+    expect(s.state).toBe('error');
+    expect(s.text).toMatch(/shape \[28,28\] does not fit organmnist3d/);
+    await pick('input-input', [fx.nifti4d]);
+    s = await settled('input-status');
+    expect(s.state).toBe('error');
+    expect(s.text).toMatch(/series\.nii: a 4D NIfTI of shape 8x8x8x3; give one 3D volume/);
+    await selectTask('bloodmnist');
+    await pick('input-input', [fx.nifti]);
+    s = await settled('input-status');
+    expect(s.text).toMatch(/ct\.nii: a volume, but bloodmnist is a 2D task/);
+    await shot('04-bad-input');
+  });
+
+  it('runs an exported ONNX model with the probabilities Node computes', async () => {
+    await pick('model-input', [fx.onnx]);
+    expect((await settled('model-status')).state).toBe('ok');
+    await pick('input-input', [fx.jpeg]);
+    expect((await settled('input-status')).state).toBe('ok');
+    const s = await ForwardSession.create(readFileSync(fx.onnx));
+    const x = readInput(fx.jpeg, getDataset('bloodmnist'));
+    const out = await s.run({ x: floatTensor(x.data, x.shape) });
+    await s.release();
+    expectClose(await shownProbs(), [...(out.probabilities!.data as Float32Array)]);
+    await shot('05-onnx-export');
+  });
+
+  it('loads an adapter trained in Node and predicts as Node does; refuses one that does not fit', async () => {
+    const data = loadTaskFile('bloodmnist', fx.trainNpz);
+    const trained = await finetune({ task: 'bloodmnist', method: 'lora', from: base, loaded: new Map([['bloodmnist', data]]), steps: 3, batch2d: 16 });
+    const dir = join(tmp, 'node-adapter');
+    await writeAdapterFiles(trained, dir, 'bloodmnist');
+    const adapterFiles = [join(dir, 'adapter_model.safetensors'), join(dir, 'adapter_config.json')];
+    await pick('model-input', [fx.checkpoint, ...adapterFiles]);
+    const m = await settled('model-status');
+    expect(m.state).toBe('ok');
+    expect(m.text).toMatch(/LoRA adapter for bloodmnist/);
+    await pick('input-input', [fx.png]);
+    expect((await settled('input-status')).state).toBe('ok');
+    const shown = await shownProbs();
+    expectClose(shown, await nodeProbs(trained, 'bloodmnist', fx.png));
+    // The adapter changed the prediction (the comparison is not just the base model's).
+    const baseProbs = await nodeProbs(base, 'bloodmnist', fx.png);
+    expect(Math.max(...shown.map((p, i) => Math.abs(p - baseProbs[i]!)))).toBeGreaterThan(TOL);
+    await shot('06-node-adapter');
+
+    // A bottleneck adapter (the CLI's other PEFT method) loads the same way.
+    const bottleneck = await finetune({ task: 'bloodmnist', method: 'adapter', from: base, loaded: new Map([['bloodmnist', data]]), steps: 3, batch2d: 16 });
+    const bdir = join(tmp, 'node-bottleneck');
+    await writeAdapterFiles(bottleneck, bdir, 'bloodmnist');
+    await pick('model-input', [fx.checkpoint, join(bdir, 'adapter_model.safetensors'), join(bdir, 'adapter_config.json')]);
+    expect((await settled('model-status')).text).toMatch(/bottleneck adapter for bloodmnist/);
+    await pick('input-input', [fx.png]);
+    expect((await settled('input-status')).state).toBe('ok');
+    expectClose(await shownProbs(), await nodeProbs(bottleneck, 'bloodmnist', fx.png));
+
+    await pick('model-input', [fx.smallCheckpoint, ...adapterFiles]);
+    const bad = await settled('model-status');
+    expect(bad.state).toBe('error');
+    expect(bad.text).toMatch(/the adapter does not fit the checkpoint/);
+    await shot('07-adapter-misfit');
+  });
+
+  it('fine-tunes LoRA in the tab: the loss falls, held-out metrics show, and the downloaded adapter predicts the same in Node', async () => {
+    await pick('model-input', [fx.checkpoint]);
+    expect((await settled('model-status')).state).toBe('ok');
+    await page().fill('#steps', '24');
+    await page().fill('#batch', '32');
+    await page().fill('#lr', '0.01');
+    await pick('train-input', [fx.trainNpz]);
+    const t = await settled('train-status');
+    expect(t.state, t.text).toBe('ok');
+    const losses: number[] = JSON.parse((await page().getAttribute('#train-status', 'data-losses'))!);
+    expect(losses).toHaveLength(24);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(losses.slice(-4))).toBeLessThan(mean(losses.slice(0, 4)) - 0.1);
+    // The loss curve is live: the page painted frames between the first and the last step.
+    const frames: number[] = JSON.parse((await page().getAttribute('#train-status', 'data-frames-at-step'))!);
+    expect(frames[frames.length - 1]!).toBeGreaterThan(frames[0]!);
+    const acc = Number(await page().getAttribute('#eval-table', 'data-acc'));
+    const auroc = Number(await page().getAttribute('#eval-table', 'data-auroc'));
+    const ece = Number(await page().getAttribute('#eval-table', 'data-ece'));
+    expect(acc).toBeGreaterThanOrEqual(0);
+    expect(auroc).toBeGreaterThan(0.5);
+    expect(ece).toBeGreaterThanOrEqual(0);
+    console.log(`[web] in-tab LoRA: ${(await page().getAttribute('#train-status', 'data-steps-per-second'))} steps/s, test acc ${acc.toFixed(3)}, AUROC ${auroc.toFixed(3)}`);
+    await shot('08-fine-tuned');
+
+    const dir = join(tmp, 'page-adapter');
+    mkdirSync(dir);
+    const downloads = new Map<string, string>();
+    const got = new Promise<void>((res) => {
+      page().on('download', async (d) => {
+        const p = join(dir, d.suggestedFilename());
+        await d.saveAs(p);
+        downloads.set(d.suggestedFilename(), p);
+        if (downloads.size === 2) res();
+      });
+    });
+    await page().click('#download');
+    await got;
+    expect([...downloads.keys()].sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    const adapter = await readPeftAdapter(dir);
+    const inNode = applyAdapter(base, adapter);
+    expect(inNode.task).toBe('bloodmnist');
+
+    await pick('input-input', [fx.png]);
+    expect((await settled('input-status')).state).toBe('ok');
+    const shown = await shownProbs();
+    expectClose(shown, await nodeProbs(inNode, 'bloodmnist', fx.png));
+    const baseProbs = await nodeProbs(base, 'bloodmnist', fx.png);
+    expect(Math.max(...shown.map((p, i) => Math.abs(p - baseProbs[i]!)))).toBeGreaterThan(TOL);
+  });
+
+  it('sent no request off 127.0.0.1 and raised no page errors', () => {
+    expect(br.requests.length).toBeGreaterThan(3);
+    expect(externalRequests(br.requests)).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+
+  it('falls back to one thread with a note when the server does not isolate the page', async () => {
+    const plain = await serveStatic(join(tmp, 'site'), { isolation: false });
+    const p = await br.context.newPage();
+    try {
+      await p.goto(plain.url);
+      await p.waitForSelector('body[data-ready=true]');
+      expect(await p.getAttribute('#runtime', 'data-threads')).toBe('1');
+      expect(await p.textContent('#runtime')).toMatch(/WebAssembly threads are not available .*running on 1 thread/);
+      await p.screenshot({ path: join(SHOTS, '09-no-threads.png'), fullPage: true });
+    } finally {
+      await p.close();
+      await plain.close();
+    }
+    expect(externalRequests(br.requests)).toEqual([]);
+  });
+});
