@@ -23,14 +23,29 @@ let dir: string;
 let env: Record<string, string>;
 const pidFiles: string[] = [];
 
-function stopDaemons(): void {
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** SIGTERM to each daemon by the pid in its pid file, then wait (up to 15 s) until they are gone. */
+async function stopDaemons(): Promise<void> {
+  const pids: number[] = [];
   for (const f of pidFiles) {
     try {
-      process.kill(Number(readFileSync(f, 'utf8').trim()), 'SIGTERM');
+      const pid = Number(readFileSync(f, 'utf8').trim());
+      process.kill(pid, 'SIGTERM');
+      pids.push(pid);
     } catch {
       // not started, or already gone
     }
   }
+  const end = Date.now() + 15_000;
+  while (pids.some(alive) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
 }
 
 async function until(what: string, ok: () => boolean, ms: number): Promise<void> {
@@ -96,15 +111,15 @@ describe.runIf(installed || mustRun)('reproduce --executor slurm (real SLURM)', 
     try {
       await startSlurm();
     } catch (e) {
-      stopDaemons();
+      await stopDaemons();
       throw e;
     }
   }, 120_000);
 
-  afterAll(() => {
-    stopDaemons();
+  afterAll(async () => {
+    await stopDaemons();
     if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  }, 30_000);
 
   it('runs a grid as job arrays with the local results; a cancelled task is named, and resubmitting redoes only it', async () => {
     const local = mkdtempSync(join(tmpdir(), 'slurm-local-'));
