@@ -79,6 +79,8 @@ describe('stmedfm reproduce', () => {
     expect(rows).toHaveLength(6);
     expect(rows.map((x) => `${x.task}/${x.method}`)).toEqual(['pathmnist/scratch', 'pathmnist/full', 'pathmnist/lora', 'organmnist3d/scratch', 'organmnist3d/full', 'organmnist3d/lora']);
     for (const f of ['results.csv', 'report.md', 'report.html', 'config.json', 'checkpoints/pretrain-s0.safetensors']) expect(existsSync(join(reference, f))).toBe(true);
+    // The data notes come from the files' content: both are synthetic (marker found).
+    expect((JSON.parse(readFileSync(join(reference, 'data.json'), 'utf8')) as { kind: string }[]).map((n) => n.kind)).toEqual(['synthetic', 'synthetic']);
     expect(readFileSync(join(reference, 'results.csv'), 'utf8').trim().split('\n')).toHaveLength(7);
   }, SLOW);
 
@@ -88,6 +90,9 @@ describe('stmedfm reproduce', () => {
     expect(r.code).toBe(0);
     // Both fine-tuning runs of the first wave were running at once.
     expect(r.stderr).toMatch(/2 at a time with 1 thread\(s\) each/);
+    // Progress names every running run: two fine-tuning runs start before the first one ends.
+    const wave = r.stderr.slice(r.stderr.indexOf('[1/7] pretrain-s0'), r.stderr.indexOf('[2/7]'));
+    expect(wave.match(/^started \S+-s0 \(1 thread\)$/gm)).toHaveLength(2);
     expectSameMetrics(metrics(reference), metrics(again));
     for (const row of JSON.parse(readFileSync(join(again, 'results.json'), 'utf8')) as ResultRow[]) expect(row.threads).toBe(1);
   }, SLOW);
