@@ -126,7 +126,9 @@ async function runAll(o: ReproduceOptions, config: FolderConfig, loaded: Map<str
     if (isDone(o.out, config, run)) end(run, true);
     else await inProcess(run, ex.pretrain);
   }
-  // 2. fine-tuning: in this process, or `jobs` worker processes
+  // 2. fine-tuning: in this process, or `jobs` worker processes (which load their own data, so
+  // this process lets go of its copy: peak memory is then about one process per job)
+  if (ex.jobs > 1) loaded.clear();
   const todo: FinetuneRun[] = [];
   for (const run of plan) {
     if (run.kind !== 'finetune') continue;
