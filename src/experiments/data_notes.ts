@@ -1,42 +1,64 @@
 /**
- * What each task's data file is, for the report's caveats: official splits, an official subset,
- * a re-creation from the source dataset, or something else. Known files are recognised by their
- * MD5 (official downloads) or by the names the project's data pack and shared data use.
+ * What each task's data file is, for the report's caveats, decided by the file's content: the
+ * official MD5s of src/data/registry.ts, the project's known files (known_data.ts, by SHA-256), the
+ * synthetic marker of `stmedfm data synth`; anything else is "user-supplied, not verified".
+ * File names are never trusted: a renamed file keeps its description.
  */
-import { basename, resolve } from 'node:path';
-import { getDataset, isSynthetic, md5File, resolveDataFile, type DataSourceOptions } from '../data/index.js';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { DATASETS, getDataset, isSynthetic, resolveDataFile, type DataSourceOptions } from '../data/index.js';
+import type { DataNote } from '../report/types.js';
+import { KNOWN_FILES } from './known_data.js';
 
-export type DataKind = 'official' | 'official-subset' | 're-created' | 'synthetic';
+export type DataKind = DataNote['kind'];
+export type { DataNote };
 
-export interface DataNote {
+/** One task's data file and its content hashes: part of every run's identity. */
+export interface DataFingerprint {
   task: string;
   file: string;
-  kind: DataKind;
-  note: string;
+  sha256: string;
+  md5: string;
 }
 
-const DEMO: Record<string, { kind: DataKind; note: string }> = {
-  pathmnist: { kind: 'official-subset', note: 'the first 1,000 official PathMNIST train images, split 70/10/20 by us: val and test are NOT the official test set (which comes from another centre)' },
-  bloodmnist: { kind: 're-created', note: 'a class-stratified subset of BloodMNIST re-created from the PBC source images with MedMNIST\'s recipe and our own seeded split; not the official file' },
-  dermamnist: { kind: 're-created', note: 'a class-stratified subset of DermaMNIST re-created from HAM10000 with MedMNIST\'s recipe and a lesion-grouped split of our own; not the official file (CC BY-NC 4.0)' },
-  organmnist3d: { kind: 'official-subset', note: 'a class-stratified subset of the official OrganMNIST3D splits (each split cut from its own official split)' },
-};
+export function fingerprintFile(file: string): { sha256: string; md5: string } {
+  const bytes = readFileSync(file);
+  return { sha256: createHash('sha256').update(bytes).digest('hex'), md5: createHash('md5').update(bytes).digest('hex') };
+}
 
-export async function describeData(tasks: readonly string[], data: DataSourceOptions, demoDir: string): Promise<DataNote[]> {
-  const notes: DataNote[] = [];
-  for (const t of tasks) {
-    const info = getDataset(t);
-    const file = resolveDataFile(info.name, data);
-    const name = basename(file);
-    let n: { kind: DataKind; note: string };
-    if (isSynthetic(file)) n = { kind: 'synthetic', note: 'synthetic data written by `stmedfm data synth`: numbers say nothing about medical images' };
-    else if (resolve(file).startsWith(resolve(demoDir))) n = DEMO[info.name] ?? { kind: 'official-subset', note: 'built-in demo pack' };
-    else if (/source28/.test(name)) n = { kind: 're-created', note: 're-created from the source dataset with MedMNIST\'s recipe and an own split; comparable with, not equal to, the official file' };
-    else if (/subset/.test(name)) n = { kind: 'official-subset', note: 'a subset of official images with an own split' };
-    else if ((await md5File(file)) === info.md5) n = { kind: 'official', note: 'the official MedMNIST v2 file (MD5 verified)' };
-    else if (info.name === 'organmnist3d' && name === 'organmnist3d.npz') n = { kind: 'official', note: 'the official OrganMNIST3D splits re-assembled from an export (sample order differs from the official file)' };
-    else n = { kind: 'official', note: `not verified: its MD5 differs from the official ${info.name}.npz` };
-    notes.push({ task: info.name, file, ...n });
+export function fingerprintData(tasks: readonly string[], data: DataSourceOptions): DataFingerprint[] {
+  return tasks.map((t) => {
+    const name = getDataset(t).name;
+    const file = resolveDataFile(name, data);
+    return { task: name, file, ...fingerprintFile(file) };
+  });
+}
+
+/** Which official MedMNIST file (current or legacy release) has this MD5, if any. */
+function officialByMd5(md5: string): { dataset: string; legacy: boolean } | undefined {
+  for (const info of Object.values(DATASETS)) {
+    if (info.md5 === md5) return { dataset: info.name, legacy: false };
+    if (info.legacy?.md5 === md5) return { dataset: info.name, legacy: true };
   }
-  return notes;
+  return undefined;
+}
+
+const mismatch = (content: string, task: string) =>
+  content === task ? '' : ` WARNING: its content is ${content} data, but it was used for the task ${task}; these numbers are not ${task} results.`;
+
+export function describeFile(fp: DataFingerprint): DataNote {
+  const base = { task: fp.task, file: fp.file, sha256: fp.sha256 };
+  const official = officialByMd5(fp.md5);
+  if (official) {
+    const release = official.legacy ? 'an earlier MedMNIST release' : 'MedMNIST v2';
+    return { ...base, kind: 'official', note: `the official ${official.dataset}.npz of ${release} (MD5 verified).${mismatch(official.dataset, fp.task)}` };
+  }
+  const known = KNOWN_FILES[fp.sha256];
+  if (known) return { ...base, kind: known.kind, note: `${known.note} (recognised by content: ${known.origin}).${mismatch(known.dataset, fp.task)}` };
+  if (isSynthetic(fp.file)) return { ...base, kind: 'synthetic', note: 'synthetic data written by `stmedfm data synth` (marker found in the file): numbers say nothing about medical images' };
+  return { ...base, kind: 'user-supplied', note: 'user-supplied, not verified: its content matches no official MedMNIST MD5 and no file this project knows' };
+}
+
+export function describeData(fingerprints: readonly DataFingerprint[]): DataNote[] {
+  return fingerprints.map(describeFile);
 }

@@ -1,4 +1,10 @@
-/** The paper's protocol as a resolved, serialisable config (every value is a flag). */
+/**
+ * The paper's protocol as a resolved, serialisable config (every value is a flag). Every list is
+ * an axis of the experiment grid: tasks x methods x seeds x shots, and for LoRA runs x rank x
+ * alpha, for adapter runs x width. How a run executes (threads, jobs, executor) is not part of the
+ * protocol: it does not change what a run is, and it is recorded with each result instead.
+ */
+import { DEFAULT_ADAPTER, DEFAULT_LORA } from '../model/peft.js';
 import { METHODS, type Method } from '../model/stmedfm.js';
 import { UserError } from '../training/errors.js';
 import { DEFAULT_LR } from '../training/workflows.js';
@@ -16,8 +22,11 @@ export interface ProtocolConfig {
   lr: Record<Method, number>;
   warmup: number;
   weightDecay: number;
-  shots: number | null;
-  threads: number;
+  /** Few-shot sizes (k training examples per class); null = the whole train split. */
+  shots: (number | null)[];
+  loraRank: number[];
+  loraAlpha: number[];
+  adapterWidth: number[];
   model: string;
 }
 
@@ -34,10 +43,22 @@ export const DEFAULT_PROTOCOL: ProtocolConfig = {
   lr: { ...DEFAULT_LR },
   warmup: 10,
   weightDecay: 0.05,
-  shots: null,
-  threads: 1,
+  shots: [null],
+  loraRank: [DEFAULT_LORA.r],
+  loraAlpha: [DEFAULT_LORA.alpha],
+  adapterWidth: [DEFAULT_ADAPTER.bottleneck],
   model: 'stmedfm-tiny',
 };
+
+function noRepeats(name: string, xs: readonly unknown[]): void {
+  if (!xs.length) throw new UserError(`${name} is empty`);
+  if (new Set(xs).size !== xs.length) throw new UserError(`${name} lists a value twice`);
+}
+
+function positiveInts(name: string, xs: readonly number[]): void {
+  noRepeats(name, xs);
+  if (xs.some((x) => !Number.isInteger(x) || x < 1)) throw new UserError(`${name} must be positive integers, e.g. 4,8`);
+}
 
 export function validateProtocol(p: ProtocolConfig): void {
   if (!p.tasks.length) throw new UserError('--tasks is empty');
@@ -46,6 +67,34 @@ export function validateProtocol(p: ProtocolConfig): void {
   if (!p.seeds.length || p.seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new UserError(`--seeds must be non-negative integers, e.g. 0,1,2`);
   if (new Set(p.seeds).size !== p.seeds.length) throw new UserError('--seeds lists a seed twice');
   if (new Set(p.tasks).size !== p.tasks.length) throw new UserError('--tasks lists a task twice');
+  if (new Set(p.methods).size !== p.methods.length) throw new UserError('--methods lists a method twice');
+  noRepeats('--shots', p.shots);
+  if (p.shots.some((k) => k !== null && (!Number.isInteger(k) || k < 1))) throw new UserError('--shots must be positive integers or "all", e.g. 1,5,all');
+  positiveInts('--lora-rank', p.loraRank);
+  if (p.loraAlpha.some((a) => !(a > 0))) throw new UserError('--lora-alpha must be positive numbers, e.g. 8,16');
+  noRepeats('--lora-alpha', p.loraAlpha);
+  positiveInts('--adapter-width', p.adapterWidth);
 }
 
-export const runId = (task: string, method: Method, seed: number): string => `${task}-${method}-s${seed}`;
+/** The grid point of one fine-tuning run besides task, method and seed. */
+export interface GridPoint {
+  shots: number | null;
+  loraRank: number | null;
+  loraAlpha: number | null;
+  adapterWidth: number | null;
+}
+
+const same = <T>(a: readonly T[], b: readonly T[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * A run's name: task-method[-k<shots>][-r<rank>a<alpha>][-w<width>]-s<seed>. An axis appears
+ * in the name only when the protocol sets it away from the default, so the default protocol keeps
+ * its short names; the full identity (every axis) is in each run's record (run_key).
+ */
+export function runId(p: ProtocolConfig, task: string, method: Method, seed: number, g: GridPoint): string {
+  let id = `${task}-${method}`;
+  if (!same(p.shots, DEFAULT_PROTOCOL.shots)) id += `-k${g.shots ?? 'all'}`;
+  if (method === 'lora' && !(same(p.loraRank, DEFAULT_PROTOCOL.loraRank) && same(p.loraAlpha, DEFAULT_PROTOCOL.loraAlpha))) id += `-r${g.loraRank}a${g.loraAlpha}`;
+  if (method === 'adapter' && !same(p.adapterWidth, DEFAULT_PROTOCOL.adapterWidth)) id += `-w${g.adapterWidth}`;
+  return `${id}-s${seed}`;
+}

@@ -1,32 +1,41 @@
 /**
- * `stmedfm reproduce`: per seed one multi-task pretraining, then every task x method, each
- * evaluated on test and val. Every finished piece is written atomically as it completes
- * (checkpoints, rows/<id>.json, runs/<id>.json), so a re-run of the same command after an
- * interrupt skips what is done and ends with the same results.
+ * `stmedfm reproduce`: per seed one multi-task pretraining (with all cores), then every
+ * fine-tuning run of the grid, `jobs` at a time in worker processes (each `stmedfm reproduce
+ * --run-index I`, with its share of the cores). Every finished run is written atomically as it
+ * completes (see run_one.ts), so a re-run of the same command after an interrupt, even kill -9,
+ * skips what is done and ends with the same results. Results do not depend on `jobs`: a run's
+ * numbers depend only on its own inputs and its thread count, which every row records.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { type DataSourceOptions, type TaskData, loadTask } from '../data/index.js';
-import { macroAuroc, reliabilityDiagram, rocCurves } from '../evaluation/index.js';
-import { writeFileAtomicSync } from '../io/atomic.js';
 import { MODEL_CONFIGS } from '../model/config.js';
-import type { Method } from '../model/stmedfm.js';
-import { type LoadedModel, loadModel, saveModel } from '../training/checkpoint.js';
 import { UserError } from '../training/errors.js';
 import { taskHead } from '../training/tasks.js';
-import type { StepLog } from '../training/trainer.js';
-import { evaluate, finetune, pretrain } from '../training/workflows.js';
-import { type ProtocolConfig, runId, validateProtocol } from './protocol.js';
+import { type DataFingerprint, fingerprintData } from './data_notes.js';
+import { type FolderConfig, openFolder } from './folder.js';
+import type { Lock } from './lock.js';
+import { type FinetuneRun, type PlannedRun, planRuns } from './plan.js';
+import { type ProtocolConfig, validateProtocol } from './protocol.js';
+import { Interrupted, completedDetail, completedRow, executeRun, isDone, paths, summarize } from './run_one.js';
 import type { ResultRow, RunDetail } from './types.js';
 
+export { Interrupted, RESULT_COLUMNS } from './run_one.js';
+
+export interface StepInfo {
+  step: number;
+  total: number;
+  loss: number;
+}
+
 export interface ReproduceEvents {
-  /** A unit of work starts: pretraining of a seed or one fine-tuning run. */
-  onRunStart?: (info: { id: string; index: number; total: number; steps: number }) => void;
-  onStep?: (log: StepLog) => void;
-  /** A unit finished (or was found done on disk). */
-  onRunEnd?: (info: { id: string; index: number; total: number; skipped: boolean; summary: string }) => void;
+  /** A run starts (several may be running at once). */
+  onRunStart?: (info: { id: string; kind: PlannedRun['kind']; total: number; steps: number; threads: number }) => void;
+  onStep?: (id: string, log: StepInfo) => void;
+  /** A run finished, failed, or was found done on disk; `done` counts runs over with so far. */
+  onRunEnd?: (info: { id: string; kind: PlannedRun['kind']; done: number; total: number; skipped: boolean; summary: string; failed?: string }) => void;
   shouldStop?: () => boolean;
 }
 
@@ -34,193 +43,171 @@ export interface ReproduceOptions {
   out: string;
   data: DataSourceOptions;
   protocol: ProtocolConfig;
+  /** Fine-tuning runs at once (default: the cores available). */
+  jobs?: number;
+  /** Threads per fine-tuning run (default: a fair share of the cores, cores / jobs). */
+  threads?: number;
+  /** Threads of pretraining (default: `threads` when given, else all cores). */
+  pretrainThreads?: number;
+  /** How to start the CLI in a worker process: argv before `reproduce` (default: this process's). */
+  cli?: string[];
   events?: ReproduceEvents;
 }
 
 export interface ReproduceResult {
   rows: ResultRow[];
   details: RunDetail[];
-  complete: boolean;
+  /** Runs that failed, by name, with their one-line reason. */
+  failed: { id: string; reason: string }[];
   seconds: number;
+  threads: { finetune: number; pretrain: number; jobs: number };
 }
 
-export class Interrupted extends Error {
-  constructor() {
-    super('interrupted');
-    this.name = 'Interrupted';
-  }
+export function executionDefaults(o: { jobs?: number; threads?: number; pretrainThreads?: number }) {
+  const cores = availableParallelism();
+  const jobs = o.jobs ?? cores;
+  if (!Number.isInteger(jobs) || jobs < 1) throw new UserError('--jobs must be a positive integer');
+  const finetune = o.threads ?? Math.max(1, Math.floor(cores / jobs));
+  const pretrain = o.pretrainThreads ?? o.threads ?? cores;
+  return { jobs, finetune, pretrain };
 }
 
-const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
-
-function finetuneSteps(p: ProtocolConfig, task: string): number {
-  return taskHead(task).modality === '2d' ? p.finetuneSteps2d : p.finetuneSteps3d;
+/** Checks every flag and data file, then opens the folder: nothing is created for a rejected input. */
+export function prepare(out: string, protocol: ProtocolConfig, data: DataSourceOptions): { config: FolderConfig; loaded: Map<string, TaskData>; lock: Lock } {
+  validateProtocol(protocol);
+  if (!MODEL_CONFIGS[protocol.model]) throw new UserError(`unknown --model '${protocol.model}'`);
+  const tasks = protocol.tasks.map((t) => taskHead(t).name);
+  const fingerprints: DataFingerprint[] = fingerprintData(tasks, data);
+  const loaded = new Map<string, TaskData>();
+  for (const t of tasks) loaded.set(t, loadTask(t, data));
+  const config: FolderConfig = { protocol, data: fingerprints };
+  const lock = openFolder(out, config);
+  return { config, loaded, lock };
 }
 
-/** Refuses to mix results of different configs in one folder. */
-function checkConfig(out: string, p: ProtocolConfig): void {
-  const path = join(out, 'config.json');
-  const text = json({ protocol: p });
-  if (existsSync(path)) {
-    const prev = readFileSync(path, 'utf8');
-    if (prev !== text) {
-      throw new UserError(`${out} holds results of a different configuration (see ${path}); use another --out, or delete the folder to start over`);
-    }
-  } else {
-    writeFileAtomicSync(path, text);
-  }
+/** The default worker command: this same CLI (node, its flags such as tsx's loader, the script). */
+export function thisCli(): string[] {
+  return [process.execPath, ...process.execArgv, process.argv[1]!];
 }
 
 export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult> {
-  const p = o.protocol;
-  validateProtocol(p);
-  const config = MODEL_CONFIGS[p.model];
-  if (!config) throw new UserError(`unknown --model '${p.model}'`);
-  for (const t of p.tasks) taskHead(t);
-  const ev = o.events ?? {};
-  for (const sub of ['checkpoints', 'rows', 'runs']) mkdirSync(join(o.out, sub), { recursive: true });
-  checkConfig(o.out, p);
-  // Leftover temp files of a killed write are never results; clear them.
-  for (const sub of ['checkpoints', 'rows', 'runs']) {
-    for (const f of readdirSync(join(o.out, sub))) if (f.includes('.tmp')) rmSync(join(o.out, sub, f), { force: true });
+  const ex = executionDefaults(o);
+  const { config, loaded, lock } = prepare(o.out, o.protocol, o.data);
+  try {
+    return await runAll(o, config, loaded, ex);
+  } finally {
+    lock.release();
   }
+}
 
-  const loaded = new Map<string, TaskData>();
-  for (const t of p.tasks) loaded.set(taskHead(t).name, loadTask(t, o.data));
-
-  const total = p.seeds.length * (1 + p.tasks.length * p.methods.length);
-  let index = 0;
+async function runAll(o: ReproduceOptions, config: FolderConfig, loaded: Map<string, TaskData>, ex: ReturnType<typeof executionDefaults>): Promise<ReproduceResult> {
+  const ev = o.events ?? {};
+  const plan = planRuns(config.protocol);
+  const total = plan.length;
+  let done = 0;
   const t0 = performance.now();
-  const rows: ResultRow[] = [];
-  const details: RunDetail[] = [];
-  const needsPretrain = p.methods.some((m) => m === 'full' || m === 'lora' || m === 'adapter');
+  const failed: { id: string; reason: string }[] = [];
   const stop = () => {
     if (ev.shouldStop?.()) throw new Interrupted();
   };
+  const end = (run: PlannedRun, skipped: boolean, reason?: string) => {
+    done++;
+    ev.onRunEnd?.({ id: run.id, kind: run.kind, done, total, skipped, summary: reason ? `${run.id}: FAILED: ${reason}` : skipped ? `${run.id}: done earlier` : summarize(run, o.out), ...(reason ? { failed: reason } : {}) });
+  };
+  const inProcess = async (run: PlannedRun, threads: number) => {
+    ev.onRunStart?.({ id: run.id, kind: run.kind, total, steps: run.steps, threads });
+    await executeRun(run, { out: o.out, config, threads, loaded, onStep: (l) => ev.onStep?.(run.id, l), shouldStop: ev.shouldStop });
+    stop();
+    end(run, false);
+  };
 
-  for (const seed of p.seeds) {
-    // 1. multi-task pretraining of this seed
-    const preId = `pretrain-s${seed}`;
-    const prePath = join(o.out, 'checkpoints', `${preId}.safetensors`);
-    let pre: LoadedModel | undefined;
-    index++;
-    if (needsPretrain) {
-      if (existsSync(prePath)) {
-        pre = await loadModel(prePath);
-        ev.onRunEnd?.({ id: preId, index, total, skipped: true, summary: `${preId}: done earlier` });
-      } else {
-        ev.onRunStart?.({ id: preId, index, total, steps: p.pretrainSteps });
-        const t = await pretrain({
-          tasks: p.tasks,
-          config,
-          loaded,
-          seed,
-          threads: p.threads,
-          steps: p.pretrainSteps,
-          batch2d: p.batch2d,
-          batch3d: p.batch3d,
-          optim: { lr: p.pretrainLr, warmup: p.warmup, weightDecay: p.weightDecay },
-          onStep: ev.onStep,
-          shouldStop: ev.shouldStop,
-        });
-        stop();
-        await saveModel(prePath, t.model, t.store, { ...t.training, train_seconds: t.result.seconds, losses: t.result.losses });
-        pre = t;
-        ev.onRunEnd?.({ id: preId, index, total, skipped: false, summary: `${preId}: ${p.pretrainSteps} steps in ${t.result.seconds.toFixed(1)} s, loss ${t.result.losses[0]!.toFixed(3)} -> ${t.result.losses.at(-1)!.toFixed(3)}` });
-      }
-    } else {
-      ev.onRunEnd?.({ id: preId, index, total, skipped: true, summary: `${preId}: not needed by the chosen methods` });
-    }
-
-    // 2. every task x method
-    for (const task of p.tasks) {
-      for (const method of p.methods) {
-        index++;
-        const id = runId(task, method, seed);
-        const rowPath = join(o.out, 'rows', `${id}.json`);
-        const detailPath = join(o.out, 'runs', `${id}.json`);
-        if (existsSync(rowPath) && existsSync(detailPath)) {
-          const row = JSON.parse(readFileSync(rowPath, 'utf8')) as ResultRow;
-          rows.push(row);
-          details.push(JSON.parse(readFileSync(detailPath, 'utf8')) as RunDetail);
-          ev.onRunEnd?.({ id, index, total, skipped: true, summary: `${id}: done earlier (auroc ${row.auroc.toFixed(3)})` });
-          continue;
-        }
-        const steps = finetuneSteps(p, task);
-        ev.onRunStart?.({ id, index, total, steps });
-        const t = await finetune({
-          task,
-          method,
-          config,
-          ...(pre && !method.startsWith('scratch') ? { from: pre } : {}),
-          loaded,
-          seed,
-          threads: p.threads,
-          steps,
-          batch2d: p.batch2d,
-          batch3d: p.batch3d,
-          ...(p.shots !== null ? { shots: p.shots } : {}),
-          optim: { lr: p.lr[method], warmup: p.warmup, weightDecay: p.weightDecay },
-          onStep: ev.onStep,
-          shouldStop: ev.shouldStop,
-        });
-        stop();
-        const test = await evaluate(t, { task, split: 'test', loaded, threads: p.threads, temperature: true });
-        const val = await evaluate(t, { task, split: 'val', loaded, threads: p.threads });
-        const row: ResultRow = {
-          task,
-          method,
-          seed,
-          trainable_params: t.result.trainableCount,
-          steps: t.result.stepsDone,
-          train_seconds: Number(t.result.seconds.toFixed(3)),
-          acc: test.acc,
-          auroc: test.auroc,
-          ece: test.ece,
-          classwise_ece: test.classwise_ece,
-          brier: test.brier,
-          nll: test.nll,
-          temperature: test.temperature!.t,
-          ece_ts: test.temperature!.ece,
-          brier_ts: test.temperature!.brier,
-          nll_ts: test.temperature!.nll,
-          val_acc: val.acc,
-          val_auroc: val.auroc,
-        };
-        const shape = [test.n, test.probs.length / test.n];
-        const rel = reliabilityDiagram({ shape, data: test.probs }, test.labels);
-        const labels = loaded.get(task)!.test.info.labels;
-        const roc = rocCurves({ shape, data: test.probs }, test.labels);
-        const perClass = macroAuroc({ shape, data: test.probs }, test.labels).perClass;
-        const detail: RunDetail = {
-          id,
-          task,
-          method,
-          seed,
-          loss: t.result.losses.map((l) => Number(l.toFixed(5))),
-          reliability: rel.bins.map((b) => ({ lo: b.lo, hi: b.hi, count: b.count, conf: b.confidence ?? 0, acc: b.accuracy ?? 0 })),
-          roc: roc.flatMap((c, k) =>
-            c ? [{ cls: k, label: labels[k] ?? String(k), fpr: c.fpr.map((v) => Number(v.toFixed(4))), tpr: c.tpr.map((v) => Number(v.toFixed(4))), auc: perClass[k] ?? NaN }] : [],
-          ),
-        };
-        const ckPath = join(o.out, 'checkpoints', `${id}.safetensors`);
-        await saveModel(ckPath, t.model, t.store, { ...t.training, train_seconds: t.result.seconds });
-        // The detail first, the row last: a row on disk means the run is complete.
-        writeFileAtomicSync(detailPath, json(detail));
-        writeFileAtomicSync(rowPath, json(row));
-        rows.push(row);
-        details.push(detail);
-        ev.onRunEnd?.({
-          id,
-          index,
-          total,
-          skipped: false,
-          summary: `${id}: acc ${row.acc.toFixed(3)} auroc ${row.auroc.toFixed(3)} ece ${row.ece.toFixed(3)} (${row.trainable_params.toLocaleString('en-US')} params, ${row.train_seconds.toFixed(1)} s)`,
-        });
-      }
-    }
+  // 1. pretraining, one run at a time with all cores (every fine-tuning run of a seed needs it)
+  for (const run of plan.filter((r) => r.kind === 'pretrain')) {
+    if (isDone(o.out, config, run)) end(run, true);
+    else await inProcess(run, ex.pretrain);
   }
-  return { rows: sortRows(rows, p), details, complete: true, seconds: (performance.now() - t0) / 1000 };
+  // 2. fine-tuning: in this process, or `jobs` worker processes (which load their own data, so
+  // this process lets go of its copy: peak memory is then about one process per job)
+  if (ex.jobs > 1) loaded.clear();
+  const todo: FinetuneRun[] = [];
+  for (const run of plan) {
+    if (run.kind !== 'finetune') continue;
+    if (completedRow(o.out, config, run)) end(run, true);
+    else todo.push(run);
+  }
+  if (ex.jobs <= 1) {
+    for (const run of todo) await inProcess(run, ex.finetune);
+  } else {
+    await runPool(todo, { ...o, cli: o.cli ?? thisCli() }, ex.jobs, ex.finetune, total, (r) => {
+      if (r.reason) failed.push({ id: r.run.id, reason: r.reason });
+      end(r.run, false, r.reason);
+    });
+  }
+
+  const rows: ResultRow[] = [];
+  const details: RunDetail[] = [];
+  for (const run of plan) {
+    if (run.kind !== 'finetune') continue;
+    const row = completedRow(o.out, config, run);
+    if (!row) continue;
+    rows.push(row);
+    details.push(completedDetail(o.out, run));
+  }
+  return { rows: sortRows(rows, config.protocol), details, failed, seconds: (performance.now() - t0) / 1000, threads: { finetune: ex.finetune, pretrain: ex.pretrain, jobs: ex.jobs } };
+}
+
+interface PoolResult {
+  run: FinetuneRun;
+  reason?: string;
+}
+
+/** Runs `todo` in at most `jobs` child processes at once; resolves when all ended. */
+function runPool(todo: FinetuneRun[], o: ReproduceOptions & { cli: string[] }, jobs: number, threads: number, total: number, ended: (r: PoolResult) => void): Promise<void> {
+  const ev = o.events ?? {};
+  const queue = [...todo];
+  const running = new Map<ChildProcess, FinetuneRun>();
+  let stopping = false;
+  return new Promise((resolve, reject) => {
+    const poll = setInterval(() => {
+      if (!stopping && ev.shouldStop?.()) {
+        stopping = true;
+        queue.length = 0;
+        for (const c of running.keys()) c.kill('SIGINT');
+        if (running.size === 0) finish();
+      }
+    }, 100);
+    const finish = () => {
+      clearInterval(poll);
+      if (stopping) reject(new Interrupted());
+      else resolve();
+    };
+    const next = () => {
+      while (!stopping && running.size < jobs && queue.length) start(queue.shift()!);
+      if (running.size === 0) finish();
+    };
+    const start = (run: FinetuneRun) => {
+      const [cmd, ...pre] = o.cli;
+      const child = spawn(cmd!, [...pre, 'reproduce', '--out', o.out, '--run-index', String(run.index), '--threads', String(threads), '--quiet'], {
+        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      });
+      running.set(child, run);
+      let stderr = '';
+      child.stderr!.on('data', (d) => (stderr = (stderr + String(d)).slice(-4000)));
+      child.on('message', (m: { type?: string } & StepInfo) => {
+        if (m?.type === 'step') ev.onStep?.(run.id, m);
+      });
+      ev.onRunStart?.({ id: run.id, kind: run.kind, total, steps: run.steps, threads });
+      child.on('exit', (code, signal) => {
+        running.delete(child);
+        if (!stopping) {
+          const last = stderr.trim().split('\n').filter(Boolean).at(-1)?.replace(/^stmedfm: (error: )?/, '');
+          ended(code === 0 ? { run } : { run, reason: last ?? `worker exited with ${signal ?? `code ${code}`}` });
+        }
+        next();
+      });
+    };
+    next();
+  });
 }
 
 export function sortRows(rows: ResultRow[], p: ProtocolConfig): ResultRow[] {
@@ -233,13 +220,10 @@ export function sortRows(rows: ResultRow[], p: ProtocolConfig): ResultRow[] {
   });
 }
 
-export const RESULT_COLUMNS: (keyof ResultRow)[] = [
-  'task', 'method', 'seed', 'trainable_params', 'steps', 'train_seconds', 'acc', 'auroc', 'ece', 'classwise_ece', 'brier', 'nll', 'temperature', 'ece_ts', 'brier_ts', 'nll_ts', 'val_acc', 'val_auroc',
-];
-
-export function toCsv(rows: readonly ResultRow[]): string {
-  const lines = [RESULT_COLUMNS.join(',')];
-  for (const r of rows) lines.push(RESULT_COLUMNS.map((c) => String(r[c])).join(','));
+export function toCsv(rows: readonly ResultRow[], columns: readonly (keyof ResultRow)[]): string {
+  const cell = (v: unknown) => (v === null || v === undefined ? '' : String(v));
+  const lines = [columns.join(',')];
+  for (const r of rows) lines.push(columns.map((c) => cell(r[c])).join(','));
   return `${lines.join('\n')}\n`;
 }
 
@@ -247,3 +231,31 @@ export function machineInfo(threads: number) {
   return { cpus: availableParallelism(), threads, node: process.version, ort: ort.env.versions?.common ?? 'unknown' };
 }
 
+/** The folder's results as they stand: complete runs, and the runs not (yet) complete by name. */
+export function collectResults(out: string, config: FolderConfig): { rows: ResultRow[]; details: RunDetail[]; missing: { id: string; index: number; reason: string }[] } {
+  const rows: ResultRow[] = [];
+  const details: RunDetail[] = [];
+  const missing: { id: string; index: number; reason: string }[] = [];
+  for (const run of planRuns(config.protocol)) {
+    if (run.kind === 'pretrain') {
+      if (!isDone(out, config, run)) missing.push({ id: run.id, index: run.index, reason: failureNote(out, run.id) });
+      continue;
+    }
+    const row = completedRow(out, config, run);
+    if (!row) {
+      missing.push({ id: run.id, index: run.index, reason: failureNote(out, run.id) });
+      continue;
+    }
+    rows.push(row);
+    details.push(completedDetail(out, run));
+  }
+  return { rows: sortRows(rows, config.protocol), details, missing };
+}
+
+function failureNote(out: string, id: string): string {
+  try {
+    return readFileSync(paths(out, id).failed, 'utf8').trim();
+  } catch {
+    return 'not run (or cancelled before it started)';
+  }
+}

@@ -8,6 +8,11 @@ export interface ResultRow {
   task: string;
   method: Method;
   seed: number;
+  /** Grid axes: k examples per class (null: the whole train split); LoRA rank/alpha (LoRA runs only); adapter width (adapter runs only). */
+  shots: number | null;
+  lora_rank: number | null;
+  lora_alpha: number | null;
+  adapter_width: number | null;
   trainable_params: number;
   steps: number;
   train_seconds: number;
@@ -26,6 +31,10 @@ export interface ResultRow {
   /** Validation-split metrics. */
   val_acc: number;
   val_auroc: number;
+  /** ONNX Runtime intra-op threads the run trained and evaluated with. */
+  threads: number;
+  /** Hash of everything that defines the run (protocol, grid point, data file contents): see run_record.ts. */
+  run_key: string;
 }
 
 export interface ReliabilityBin {
@@ -49,6 +58,8 @@ export interface RocCurve {
 /** Per-run detail for plots: runs/<task>-<method>-s<seed>.json */
 export interface RunDetail {
   id: string;
+  /** The run's key (as in its row); absent in details not written by reproduce. */
+  run_key?: string;
   task: string;
   method: Method;
   seed: number;

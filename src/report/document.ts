@@ -5,6 +5,7 @@
  */
 import type { Method } from '../model/stmedfm.js';
 import { type Cell, METHOD_LABEL, aggregate, methodsPresent, taskOrder } from './aggregate.js';
+import { type GridTable, baseRows, formatAxisValue, gridTables, variedAxes } from './grid.js';
 import { escapeHtml } from './html_util.js';
 import { type Plot, buildPlots } from './plots.js';
 import { type ReadingSection, readResults } from './reading.js';
@@ -18,6 +19,8 @@ export interface ReportModel {
   readonly warning?: string;
   readonly cells: readonly Cell[];
   readonly results: Table;
+  /** Experiment-grid axes (shots, LoRA rank/alpha, adapter width) the results vary, one table each. */
+  readonly grid: readonly GridTable[];
   readonly paper: Table;
   readonly calibration: Table;
   readonly validation: Table;
@@ -44,7 +47,12 @@ export const CALIBRATION_NOTE =
   'Classwise ECE: the ECE of each class’s one-vs-rest probability, averaged over classes.';
 
 export function buildReportModel(input: ReportInput): ReportModel {
-  const cells = aggregate(input.rows);
+  // With a grid, the main tables and plots show its base point; the grid tables show the rest.
+  const axes = variedAxes(input.rows);
+  const main = baseRows(input.rows);
+  const mainKeys = new Set(main.map((r) => r.run_key));
+  const details = axes.length ? input.details.filter((d) => d.run_key === undefined || mainKeys.has(d.run_key)) : input.details;
+  const cells = aggregate(main);
   const tasks = taskOrder(cells);
   const methods = methodsPresent(cells);
   const seeds = [...new Set(input.rows.map((r) => r.seed))].sort((a, b) => a - b);
@@ -52,6 +60,9 @@ export function buildReportModel(input: ReportInput): ReportModel {
   const summary =
     `${tasks.length} task${tasks.length === 1 ? '' : 's'} (${tasks.join(', ') || 'none'}) × ${methods.length} method${methods.length === 1 ? '' : 's'} × ` +
     `${seeds.length} seed${seeds.length === 1 ? '' : 's'} (${seeds.join(', ') || 'none'}). ` +
+    (axes.length
+      ? `Grid over ${axes.map((a) => `${a.label} (${a.values.map(formatAxisValue).join(', ')})`).join(', ')}: ${input.rows.length} runs; the main tables show ${axes.map((a) => `${a.label} = ${formatAxisValue(a.base)}`).join(', ')}. `
+      : '') +
     `Total wall time ${formatDuration(input.totalSeconds)} on ${m.cpus} CPU${m.cpus === 1 ? '' : 's'} with ${m.threads} ONNX Runtime thread${m.threads === 1 ? '' : 's'}.`;
   const synthetic = input.dataNotes.filter((n) => n.kind === 'synthetic').map((n) => n.task);
   return {
@@ -62,12 +73,13 @@ export function buildReportModel(input: ReportInput): ReportModel {
       : {}),
     cells,
     results: resultsTable(cells),
+    grid: gridTables(input.rows),
     paper: paperTable(cells),
     calibration: calibrationTable(cells),
     validation: validationTable(cells),
     data: dataTable(input.dataNotes),
     reading: readResults(cells, input.dataNotes),
-    plots: buildPlots(cells, input.details),
+    plots: buildPlots(cells, details),
     methods,
     machine: [
       ['CPUs', String(m.cpus)],
@@ -91,6 +103,10 @@ export function renderMarkdown(model: ReportModel, plotFiles: ReadonlyMap<string
   out.push('## Results', '', markdownTable(model.results), '', `_${RESULTS_NOTE}_`, '');
   if (model.paper.rows.length > 0) {
     out.push('### Beside the paper’s published numbers', '', markdownTable(model.paper), '', `_${PAPER_NOTE}_`, '');
+  }
+  if (model.grid.length > 0) {
+    out.push('## Grid', '');
+    for (const g of model.grid) out.push(`### Test AUROC against ${g.axis.label}`, '', markdownTable(g.table), '', `_${g.note}_`, '');
   }
   out.push('## What the numbers show', '');
   for (const s of model.reading) {
@@ -191,6 +207,10 @@ export function renderHtml(model: ReportModel, svgs: ReadonlyMap<string, string>
     h.push('<h3>Beside the paper’s published numbers</h3>', tableBlock(model.paper, 'paper'), `<p class="note">${escapeHtml(PAPER_NOTE)}</p>`);
   }
 
+  if (model.grid.length > 0) {
+    h.push('<h2 id="grid">Grid</h2>');
+    for (const g of model.grid) h.push(`<h3>Test AUROC against ${escapeHtml(g.axis.label)}</h3>`, tableBlock(g.table, 'results'), `<p class="note">${escapeHtml(g.note)}</p>`);
+  }
   h.push('<h2 id="reading">What the numbers show</h2>');
   for (const s of model.reading) {
     h.push(`<h3>${escapeHtml(s.title)}</h3>`, '<ul class="reading">', ...s.bullets.map((b) => `<li>${inlineMarkdownToHtml(b)}</li>`), '</ul>');

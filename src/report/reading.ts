@@ -285,7 +285,7 @@ function caveatsSection(cells: readonly Cell[], notes: readonly DataNote[]): str
       `**Synthetic data** for ${synthetic.map((n) => n.task).join(', ')}: these numbers test the software, they say nothing about medical images.`,
     );
   }
-  for (const kind of ['official', 'official-subset', 're-created'] as const) {
+  for (const kind of ['official', 'official-subset', 're-created', 'user-supplied'] as const) {
     const ns = notes.filter((n) => n.kind === kind);
     if (ns.length === 0) continue;
     out.push(

@@ -154,6 +154,7 @@ export const DATA_KIND_LABEL: Readonly<Record<DataNote['kind'], string>> = {
   'official-subset': 'subset of the official split',
   're-created': 're-created split (not the official files)',
   synthetic: 'synthetic data (generated, not medical images)',
+  'user-supplied': 'user-supplied, not verified',
 };
 
 export function dataTable(notes: readonly DataNote[]): Table {

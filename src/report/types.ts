@@ -5,8 +5,10 @@ import type { ResultRow, RunDetail } from '../experiments/types.js';
 export interface DataNote {
   task: string;
   file: string;
-  kind: 'official' | 'official-subset' | 're-created' | 'synthetic';
+  kind: 'official' | 'official-subset' | 're-created' | 'synthetic' | 'user-supplied';
   note: string;
+  /** The file's SHA-256: what the note is based on (never the file's name). */
+  sha256?: string;
 }
 
 export interface MachineInfo {

@@ -114,6 +114,10 @@ export function fabricate(opts: { seeds?: number[]; tasks?: number; methods?: re
           task: t.task,
           method,
           seed,
+          shots: null,
+          lora_rank: method === 'lora' ? 4 : null,
+          lora_alpha: method === 'lora' ? 8 : null,
+          adapter_width: method === 'adapter' ? 8 : null,
           trainable_params: t.params[method],
           steps: t.steps,
           train_seconds: (t.task.endsWith('3d') ? 40 : 12) * (method === 'lora' || method === 'adapter' ? 0.7 : 1) * (1 + 0.05 * rng.normal()),
@@ -129,6 +133,8 @@ export function fabricate(opts: { seeds?: number[]; tasks?: number; methods?: re
           nll_ts: m.nll * 0.9,
           val_acc: m.acc + 0.01 * rng.normal(),
           val_auroc: m.auroc + 0.005 * rng.normal(),
+          threads: 1,
+          run_key: `${t.task}-${method}-s${seed}`,
         });
         details.push({ id: `${t.task}-${method}-s${seed}`, task: t.task, method, seed, loss, reliability: m.reliability, roc: m.roc });
       }

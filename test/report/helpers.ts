@@ -7,6 +7,10 @@ export function row(task: string, method: Method, seed: number, over: Partial<Re
     task,
     method,
     seed,
+    shots: null,
+    lora_rank: method === 'lora' ? 4 : null,
+    lora_alpha: method === 'lora' ? 8 : null,
+    adapter_width: method === 'adapter' ? 8 : null,
     trainable_params: method === 'lora' ? 3_657 : method === 'adapter' ? 4_969 : 137_673,
     steps: 120,
     train_seconds: 10,
@@ -22,6 +26,8 @@ export function row(task: string, method: Method, seed: number, over: Partial<Re
     nll_ts: 1.1,
     val_acc: 0.5,
     val_auroc: 0.8,
+    threads: 1,
+    run_key: `${task}-${method}-s${seed}`,
     ...over,
   };
 }

@@ -129,4 +129,11 @@ describe('readResults', () => {
     const r = readResults(aggregate([row('pathmnist', 'full', 0)]), [{ task: 'pathmnist', file: 'synth.npz', kind: 'synthetic', note: '' }]);
     expect(text(r, 'Data caveats')).toContain('**Synthetic data** for pathmnist');
   });
+
+  it('names user-supplied files as not verified', () => {
+    const r = readResults(aggregate([row('pathmnist', 'full', 0)]), [{ task: 'pathmnist', file: 'pathmnist_subset.npz', kind: 'user-supplied', note: 'user-supplied, not verified: no known content' }]);
+    const data = text(r, 'Data caveats');
+    expect(data).toContain('User-supplied, not verified: pathmnist (`pathmnist_subset.npz`; user-supplied, not verified: no known content)');
+    expect(data).toContain('not comparable with numbers reported on the official MedMNIST test sets');
+  });
 });
