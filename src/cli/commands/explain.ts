@@ -1,4 +1,6 @@
 /** `stmedfm explain`: a Grad-CAM saliency map of one prediction, written as a PNG overlay. */
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { getDataset } from '../../data/index.js';
 import { GradCamExplainer, encodePng, renderOverlay, resolveClass } from '../../explain/index.js';
@@ -46,6 +48,7 @@ export function registerExplain(program: Command): void {
     .action(
       action(async (o: ExplainOptions) => {
         if (!o.out.toLowerCase().endsWith('.png')) throw new UserError(`--out ${o.out}: use a .png file name`);
+        if (!existsSync(dirname(resolve(o.out)))) throw new UserError(`--out ${o.out}: the folder ${dirname(o.out)} does not exist`);
         let info;
         try {
           info = getDataset(o.task);
@@ -66,7 +69,12 @@ export function registerExplain(program: Command): void {
         const explainer = await GradCamExplainer.create(m.model, m.store, info.name, { threads: o.threads });
         const s = await explainer.explain(sample, classIndex);
         await explainer.release();
-        await writeFileAtomic(o.out, encodePng(renderOverlay(sample, x.shape.slice(1), s.cam, s.grid)));
+        const png = encodePng(renderOverlay(sample, x.shape.slice(1), s.cam, s.grid));
+        try {
+          await writeFileAtomic(o.out, png); // temp file + rename: never a half-written PNG
+        } catch (e) {
+          throw new UserError(`--out ${o.out}: cannot write the overlay (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+        }
 
         const pct = (c: number) => `${(100 * s.probabilities[c]!).toFixed(1)}%`;
         if (o.json) {
