@@ -19,7 +19,8 @@ for n in $STEPS; do
     task=${tf%%=*}
     for method in lora full; do
       for seed in $SEEDS; do
-        out=$WORK/$task-$method-pre$n-s$seed.safetensors
+        data=$(basename "${tf#*=}" .npz)
+        out=$WORK/$data-$method-pre$n-s$seed.safetensors
         [ -f "$out" ] || npx tsx src/cli/main.ts finetune --task "$task" --data "$tf" --method $method \
           --from "$PRE/pre-$n.safetensors" --seed "$seed" --quiet --out "$out" >/dev/null
         npx tsx src/cli/main.ts evaluate --checkpoint "$out" --task "$task" --data "$tf" --split test --no-temperature --json 2>/dev/null |

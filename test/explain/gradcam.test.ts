@@ -59,6 +59,13 @@ describe('the Grad-CAM graph: gradient check (float64 interpreter, fourth-order 
     expect(relErr(cam!.data, want)).toBeLessThan(1e-12);
     expect(Math.max(...want)).toBeGreaterThan(0);
     expect(normRelErr(camOf(6)[0]!.data, cam!.data)).toBeGreaterThan(0.1);
+    // The graph checked by finite differences above (token map as input) is the product graph's
+    // computation from the token map on: same token map in, same gradient and map out.
+    const fromTokens = buildGradCamGraph(model, store, 'bloodmnist', { from: 'tokens' });
+    const target = { dtype: 'float' as const, shape: [1, 8], data: Float64Array.from({ length: 8 }, (_, c) => (c === 1 ? 1 : 0)) };
+    const [g2, cam2] = interpret(fromTokens.graph, { x: A!, target }, ['token_grad', 'cam'].map((n) => fromTokens.graph.outputs.get(n)!));
+    expect(relErr(g2!.data, G!.data)).toBeLessThan(1e-12);
+    expect(relErr(cam2!.data, cam!.data)).toBeLessThan(1e-12);
   });
 });
 
