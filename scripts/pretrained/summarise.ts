@@ -1,7 +1,7 @@
 /**
  * Markdown table of transfer results: mean ± std over seeds of test accuracy and AUROC per
- * (data set, method, pretraining steps), from the TSV rows of transfer_table.sh.
- * Usage: npx tsx scripts/pretrained/summarise.ts NAME=rows.tsv [NAME=rows.tsv ...]
+ * (task, data set, method, pretraining steps), from the TSV rows of transfer_table.sh.
+ * Usage: npx tsx scripts/pretrained/summarise.ts NAME=rows.tsv [NAME=rows.tsv ...]   (NAME labels the data, e.g. imported)
  */
 import { readFileSync } from 'node:fs';
 
@@ -9,9 +9,9 @@ const groups = new Map<string, { acc: number[]; auroc: number[] }>();
 for (const arg of process.argv.slice(2)) {
   const [name, file] = arg.split('=') as [string, string];
   for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const [steps, , method, , acc, auroc] = line.split('\t');
+    const [steps, task, method, , acc, auroc] = line.split('\t');
     if (!auroc) continue;
-    const key = `${name}\t${method}\t${steps}`;
+    const key = `${task} (${name})\t${method}\t${steps}`;
     const g = groups.get(key) ?? { acc: [], auroc: [] };
     g.acc.push(Number(acc));
     g.auroc.push(Number(auroc));
