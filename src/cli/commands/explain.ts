@@ -30,7 +30,8 @@ on the grid the encoder actually sees, with no baseline to choose (integrated gr
 
 Output: for an image, the input enlarged 8x with the map (turbo colours: blue low, red high)
 blended over it; for a volume, a montage of its 28 slices along the first axis, 7 per row.
-The map is scaled to its maximum; an all-blue picture means no positive evidence for the class.`;
+The map is scaled to its maximum; where it is zero the input shows unchanged, so a picture with
+no colour at all means no positive evidence for the class.`;
 
 export function registerExplain(program: Command): void {
   program
