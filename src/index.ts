@@ -1,6 +1,6 @@
 /**
  * STMedFM's library API. The operations users call are top-level; each layer is also available
- * as a namespace (engine, model, data, evaluation, io, report).
+ * as a namespace (engine, model, data, evaluation, io, report, explain).
  */
 // The library runs on onnxruntime-node (the browser app registers onnxruntime-web itself).
 import './engine/runtime/node.js';
@@ -27,3 +27,4 @@ export * as data from './data/index.js';
 export * as evaluation from './evaluation/index.js';
 export * as io from './io/index.js';
 export * as report from './report/index.js';
+export * as explain from './explain/index.js';

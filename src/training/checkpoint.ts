@@ -136,7 +136,7 @@ async function readModel(path: string): Promise<{ loaded: LoadedModel; header: R
     if (looksLikeOnnx(path)) throw onnxGiven(path);
     throw new UserError((e as Error).message);
   }
-  return modelOf(ck, path);
+  return { loaded: modelOf(ck, path), header: ck.metadata };
 }
 
 /** The model a loaded checkpoint describes, checked tensor by tensor (`path` names it in errors). */
@@ -170,7 +170,7 @@ export function modelOf(ck: Checkpoint, path: string): LoadedModel {
   if (bad) {
     throw new UserError(`${path}: tensor ${bad.name} has ${bad.count} ${bad.kind} value${bad.count > 1 ? 's' : ''}; the checkpoint is unusable (did its training diverge?)`);
   }
-  return { loaded: { model, store, config: cfg as CheckpointConfig }, header: ck.metadata };
+  return { model, store, config: cfg as CheckpointConfig };
 }
 
 /** The heads this checkpoint's weights were trained with, or undefined if it does not say. */

@@ -20,7 +20,8 @@ import { Predictor } from '../../src/inference/predictor.js';
 import { readPeftAdapter } from '../../src/io/peft_files.js';
 import type { ParamStore } from '../../src/model/params.js';
 import type { STMedFM } from '../../src/model/stmedfm.js';
-import { writeAdapterFiles } from '../../src/cli/adapter_files.js';
+import { adapterFiles as adapterGroup } from '../../src/cli/adapter_files.js';
+import { writeFileGroupAtomic } from '../../src/io/atomic.js';
 import { type LoadedModel, loadModel } from '../../src/training/checkpoint.js';
 import { finetune } from '../../src/training/workflows.js';
 import { runCli } from '../helpers/cli.js';
@@ -189,7 +190,7 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     const data = loadTaskFile('bloodmnist', fx.trainNpz);
     const trained = await finetune({ task: 'bloodmnist', method: 'lora', from: base, loaded: new Map([['bloodmnist', data]]), steps: 3, batch2d: 16 });
     const dir = join(tmp, 'node-adapter');
-    await writeAdapterFiles(trained, dir, 'bloodmnist');
+    await writeFileGroupAtomic(adapterGroup(trained, dir, 'bloodmnist'));
     const adapterFiles = [join(dir, 'adapter_model.safetensors'), join(dir, 'adapter_config.json')];
     await pick('model-input', [fx.checkpoint, ...adapterFiles]);
     const m = await settled('model-status');
@@ -207,7 +208,7 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     // A bottleneck adapter (the CLI's other PEFT method) loads the same way.
     const bottleneck = await finetune({ task: 'bloodmnist', method: 'adapter', from: base, loaded: new Map([['bloodmnist', data]]), steps: 3, batch2d: 16 });
     const bdir = join(tmp, 'node-bottleneck');
-    await writeAdapterFiles(bottleneck, bdir, 'bloodmnist');
+    await writeFileGroupAtomic(adapterGroup(bottleneck, bdir, 'bloodmnist'));
     await pick('model-input', [fx.checkpoint, join(bdir, 'adapter_model.safetensors'), join(bdir, 'adapter_config.json')]);
     expect((await settled('model-status')).text).toMatch(/bottleneck adapter for bloodmnist/);
     await pick('input-input', [fx.png]);
