@@ -17,7 +17,7 @@ export const ISOLATION_HEADERS = {
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 const NODE_SHIM = here('./shims/node_builtins.ts');
-const SHIMMED = new Set(['fs', 'fs/promises', 'crypto', 'os', 'zlib', 'url', 'child_process']);
+const SHIMMED = new Set(['fs', 'fs/promises', 'crypto', 'os', 'util', 'zlib', 'url', 'child_process']);
 
 /** Maps Node built-ins imported by shared src/ modules to browser stand-ins (node:path -> pathe). */
 function nodeBuiltins(): Plugin {

@@ -1,5 +1,5 @@
 /**
- * What the browser bundle sees for Node's fs, crypto, os, zlib, url and child_process.
+ * What the browser bundle sees for Node's fs, crypto, os, util, zlib, url and child_process.
  *
  * The page imports the CLI's own modules (model, training, inference, io, data). Some of those
  * files also hold Node-only functions (reading a path, writing atomically, fetching data). The page
@@ -33,12 +33,27 @@ export const mkdir = nodeOnly('fs.mkdir');
 export const open = nodeOnly('fs.open');
 export const rename = nodeOnly('fs.rename');
 export const unlink = nodeOnly('fs.unlink');
+export const readSync = nodeOnly('fs.readSync');
+export const close = nodeOnly('fs.close');
+export const copyFileSync = nodeOnly('fs.copyFileSync');
+export const fsync = nodeOnly('fs.fsync');
+export const linkSync = nodeOnly('fs.linkSync');
+export const write = nodeOnly('fs.write');
+export const rmdirSync = nodeOnly('fs.rmdirSync');
+export const realpathSync = nodeOnly('fs.realpathSync');
+export const statfsSync = nodeOnly('fs.statfsSync');
+export const utimesSync = nodeOnly('fs.utimesSync');
 // node:crypto, node:os, node:child_process, node:url
 export const createHash = nodeOnly('crypto.createHash');
 export const randomBytes = nodeOnly('crypto.randomBytes');
 export const homedir = nodeOnly('os.homedir');
 export const availableParallelism = (): number => navigator.hardwareConcurrency || 1;
 export const spawnSync = nodeOnly('child_process.spawnSync');
+export const spawn = nodeOnly('child_process.spawn');
+export const execFileSync = nodeOnly('child_process.execFileSync');
+export const hostname = nodeOnly('os.hostname');
+// node:util: modules promisify fs callbacks at load time; the stand-ins already throw when called.
+export const promisify = <F>(fn: F): F => fn;
 export const fileURLToPath = nodeOnly('url.fileURLToPath');
 
 // node:zlib's crc32 (the .npz reader checks member CRCs with it): the standard CRC-32 (IEEE 802.3).
