@@ -132,6 +132,7 @@ export function summarizeDataFile(file: string, task?: string): DataFileSummary 
         channels = images.shape.length === 4 && last === 3 ? 3 : 1;
       }
       const st = pixelStats(images.data as Uint8Array, channels);
+      if ((images.shape[0] ?? 0) === 0) problems.push(`${file}: split ${split} is empty (0 samples); training needs train, temperature scaling val, and \`evaluate\` the split it scores`);
       splits.push({
         split,
         n: images.shape[0] ?? 0,
@@ -156,7 +157,8 @@ export function summarizeDataFile(file: string, task?: string): DataFileSummary 
     ...(!info && imported ? { labelNames: imported.classNames, ...(imported.taskType ? { taskType: imported.taskType as DatasetInfo['task'] } : {}) } : {}),
     arrays,
     splits,
-    problems,
+    // One message per problem: a key that fails as an array and again as a split is said once.
+    problems: [...new Set(problems)],
     ...(imported ? { imported } : {}),
   };
 }
@@ -178,7 +180,7 @@ export function formatDataSummary(s: DataFileSummary): string {
   for (const sp of s.splits) {
     const off = sp.officialN !== undefined && sp.officialN !== sp.n ? ` (official file: ${sp.officialN})` : '';
     lines.push(`${sp.split}: N = ${sp.n}${off}; images ${formatShape(sp.imageShape)}, labels ${formatShape(sp.labelShape)}`);
-    lines.push(`  pixel mean ${sp.pixelMean.map((v) => v.toFixed(4)).join(' ')}, std ${sp.pixelStd.map((v) => v.toFixed(4)).join(' ')}`);
+    if (sp.n > 0) lines.push(`  pixel mean ${sp.pixelMean.map((v) => v.toFixed(4)).join(' ')}, std ${sp.pixelStd.map((v) => v.toFixed(4)).join(' ')}`);
     sp.counts.forEach((c, i) => {
       const name = s.labelNames?.[i];
       lines.push(`  ${String(i).padStart(3)} ${String(c).padStart(7)}${name !== undefined ? `  ${name}` : ''}`);

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { formatDataSummary, summarizeDataFile } from '../../src/data/info.js';
 import { npyArray } from '../../src/data/npy.js';
 import { writeNpz } from '../../src/data/npz.js';
+import { runCli } from '../helpers/cli.js';
 import { makeTmpDir, synthDataFile } from '../helpers/synth.js';
 
 describe('data info', () => {
@@ -47,6 +48,31 @@ describe('data info', () => {
     expect(s.problems[1]).toMatch(/val_images: shape \(2, 28, 28, 3\) does not fit pneumoniamnist/);
     expect(s.problems[2]).toMatch(/split test is missing/);
     expect(formatDataSummary(s)).toContain('problems:');
+  });
+
+  it('names an empty split as a problem, lists each problem once, and the CLI exits 2 on problems', () => {
+    const file = join(makeTmpDir().dir, 'pneumoniamnist.npz');
+    writeNpz(file, {
+      train_images: npyArray('uint8', [2, 28, 28], new Uint8Array(2 * 784)),
+      train_labels: npyArray('uint8', [2, 1], Uint8Array.of(0, 1)),
+      val_images: npyArray('uint8', [0, 28, 28], new Uint8Array(0)),
+      val_labels: npyArray('uint8', [0, 1], new Uint8Array(0)),
+      test_images: npyArray('uint8', [2, 28, 28, 3], new Uint8Array(2 * 2352)),
+      test_labels: npyArray('uint8', [2, 1], Uint8Array.of(0, 1)),
+    });
+    const s = summarizeDataFile(file);
+    expect(s.problems).toHaveLength(2);
+    expect(s.problems[0]).toMatch(/split val is empty \(0 samples\)/);
+    expect(s.problems[1]).toMatch(/test_images: shape \(2, 28, 28, 3\) does not fit pneumoniamnist/);
+    const text = formatDataSummary(s);
+    expect(text).not.toContain('NaN');
+    const lines = text.split('\n').filter((l) => l.startsWith('  - '));
+    expect(new Set(lines).size).toBe(lines.length);
+    const r = runCli(['data', 'info', file]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain('problems:');
+    const ok = runCli(['data', 'info', synthDataFile('bloodmnist', { sizes: { train: 8, val: 8, test: 8 }, fileName: 'bloodmnist.npz' }).file]);
+    expect(ok.code).toBe(0);
   });
 
   it('summarises a file of an unknown task generically', () => {

@@ -43,7 +43,7 @@ export function registerData(program: Command): void {
 
   data
     .command('info')
-    .description('splits, shapes, class counts and label names of a .npz file')
+    .description('splits, shapes, class counts and label names of a .npz file (exit 2 if it lists problems)')
     .argument('<file>', 'a MedMNIST-layout .npz file')
     .option('--task <name>', 'registry task (default: guessed from the file name)')
     .option('--json', 'print JSON on stdout')
@@ -52,6 +52,8 @@ export function registerData(program: Command): void {
         const s = summarizeDataFile(file, o.task);
         if (o.json) printJson(s);
         else process.stdout.write(`${formatDataSummary(s)}\n`);
+        // Scripts can gate on `data info`: a file with problems is bad input (exit 2), like every other refusal.
+        if (s.problems.length) process.exitCode = 2;
       }),
     );
 
