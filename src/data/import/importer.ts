@@ -19,23 +19,13 @@ import { SPLITS, type Split } from '../registry.js';
 import { apply3d, checkAxisCodes, decodeImage, outputShape, pipeline2d, pipeline3d, type FitMode, type Pipeline, type Volume } from '../imaging/index.js';
 import { encodeUnicodeNpy } from './npy_unicode.js';
 import { readBytes, readVolume } from './read.js';
-import { dimensionOf, listClassFolders, readManifest, type SampleRef } from './sources.js';
+import { dimensionOf, listClassFolders, type ManifestOptions, readManifest, type SampleRef } from './sources.js';
 import { assignSplits } from './splits.js';
 import { apply2d } from '../imaging/pipeline.js';
 
-export interface ImportOptions {
+/** The source is class folders (`images`) or a manifest (the manifest's own options). */
+export interface ImportOptions extends Partial<ManifestOptions> {
   readonly images?: string;
-  readonly manifest?: string;
-  readonly root?: string;
-  readonly pathCol?: string;
-  readonly pathTemplate?: string;
-  readonly labelCol?: string;
-  readonly classes?: readonly string[];
-  readonly groupCol?: string;
-  readonly splitCol?: string;
-  readonly maskCol?: string;
-  readonly maskValueCol?: string;
-  readonly maskValue?: number;
   readonly size?: number;
   readonly fit?: FitMode;
   readonly centerCrop?: number;
