@@ -147,6 +147,17 @@ describe('interrupts', () => {
     expect(readFileSync(out).equals(before[0]!)).toBe(false);
   });
 
+  it('SIGTERM in finetune: exit 143 (not Ctrl-C\'s 130), the run so far in its partial file, --out not written', async () => {
+    const d = makeTmpDir().dir;
+    const out = join(d, 'ft.safetensors');
+    const log = join(d, 'ft.jsonl');
+    const args = finetune(out, '--log', log).map((a) => (a === '2' ? '100000' : a));
+    const r = await interruptCli(args, () => logLines(log) >= 1, 'SIGTERM');
+    expect(r.code).toBe(143);
+    expect(existsSync(out)).toBe(false);
+    expect(existsSync(partialPath(out)) && existsSync(optimizerPath(partialPath(out)))).toBe(true);
+  });
+
   it('SIGTERM in pretrain: exit 143 and a partial run that `pretrain --resume` continues', async () => {
     const d = makeTmpDir().dir;
     const out = join(d, 'pre.safetensors');

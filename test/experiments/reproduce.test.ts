@@ -140,7 +140,8 @@ describe('stmedfm reproduce', () => {
     }
   });
 
-  it('counts a run done only when its whole record is there: a lone detail file or an incomplete row is redone', () => {
+  // --jobs 2 goes through the workers' own check (`--run-index`), --jobs 1 through the in-process one.
+  it.each([1, 2])('counts a run done only when its whole record is there (--jobs %i): a lone detail file or an incomplete row is redone', (jobs) => {
     const out = mkdtempSync(join(tmpdir(), 'repro-partial-'));
     cpSync(reference, out, { recursive: true });
     rmSync(join(out, 'results.json'));
@@ -148,7 +149,7 @@ describe('stmedfm reproduce', () => {
     const lora = join(out, 'rows', 'organmnist3d-lora-s0.json');
     const { val_auroc: _dropped, ...incomplete } = JSON.parse(readFileSync(lora, 'utf8')) as ResultRow;
     writeFileSync(lora, JSON.stringify(incomplete));
-    const r = runCli(args(out));
+    const r = runCli(args(out, jobs));
     expect(r.code).toBe(0);
     expect(r.stderr).not.toMatch(/pathmnist-full-s0: done earlier/);
     expect(r.stderr).not.toMatch(/organmnist3d-lora-s0: done earlier/);

@@ -70,6 +70,11 @@ describe('checkpoint + optimizer pair', () => {
     await saveTrainingPair(b, state(5, 2));
     copyFileSync(optimizerPath(a), optimizerPath(b)); // what a cut-short write used to leave
     expect(await refusal(loadResumePoint(b))).toMatch(/optimizer file .*m2\.optim\.safetensors belongs to another save/);
+    // Another save at the same step count (another run, or the same run saved twice): only the pair id tells them apart.
+    const same = join(dir, 'm3.safetensors');
+    await saveTrainingPair(same, state(5, 3));
+    copyFileSync(optimizerPath(same), optimizerPath(b));
+    expect(await refusal(loadResumePoint(b))).toMatch(/optimizer file .*m2\.optim\.safetensors belongs to another save/);
     rmSync(optimizerPath(b));
     expect(await refusal(loadResumePoint(b))).toMatch(/no optimizer state to resume from/);
     // A checkpoint written without the pair (reproduce's) cannot be resumed either.
