@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { getDataset, parseDataOverrides, type DataSourceOptions } from '../data/index.js';
 import { UserError } from '../training/errors.js';
 import type { StepLog } from '../training/trainer.js';
@@ -145,6 +145,20 @@ export function interruptFlag(): Interrupt {
 
 export function warn(message: string): void {
   process.stderr.write(`stmedfm: warning: ${message}\n`);
+}
+
+/** Threads of single commands when --threads is not given: every core this process may use. */
+export function defaultThreads(): number {
+  return availableParallelism();
+}
+
+/**
+ * The `--threads` option of the single commands (pretrain, finetune, evaluate, predict, explain):
+ * all cores by default. `reproduce` has its own (cores / jobs per fine-tuning run). Results do
+ * not depend on it beyond float rounding in the last bits (measured; see the README).
+ */
+export function threadsOption(what = 'ONNX Runtime intra-op threads'): Option {
+  return new Option('--threads <n>', `${what} (default: all cores; at most the number of cores)`).argParser(int('--threads', 1)).default(defaultThreads());
 }
 
 /** More ONNX Runtime threads than cores only adds contention (runs get many times slower). */

@@ -66,6 +66,8 @@ export interface TrainResult {
   /** AdamW state for resuming. */
   optimizerState: Record<string, Float32Array>;
   warnings: string[];
+  /** Seconds spent building the training graph (forward, backward, AdamW) and creating its ONNX Runtime session. */
+  setupSeconds: { graph: number; session: number };
 }
 
 export async function train(model: STMedFM, store: ParamStore, trainable: readonly ParamSpec[], streams: readonly TaskStream[], opts: TrainOptions): Promise<TrainResult> {
@@ -92,6 +94,7 @@ export async function train(model: STMedFM, store: ParamStore, trainable: readon
   });
   const batches: TaskBatch[] = streams.map((s, k) => ({ task: s.task, batchSize: batchers[k]!.batchSize, classWeights: s.classWeights }));
   const trainableNames = new Set(trainable.map((s) => s.name));
+  const tSetup = performance.now();
   const lg = buildLossGraph(model, store, trainableNames, batches);
   const params = [...lg.binder.trainableInputs.values()];
   const decayByName = new Map(trainable.map((s) => [s.name, s.decay]));
@@ -102,6 +105,7 @@ export async function train(model: STMedFM, store: ParamStore, trainable: readon
     optimizer: { kind: 'adamw', hp: { beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay } },
     outputs: Object.fromEntries([...lg.taskLosses].map(([t, v]) => [`loss_${t}`, v])),
   });
+  const graphSeconds = (performance.now() - tSetup) / 1000;
   const init: Record<string, Float32Array> = {};
   for (const p of params) init[p.name] = Float32Array.from(store.get(p.name).data);
   if (opts.resume) {
@@ -118,6 +122,7 @@ export async function train(model: STMedFM, store: ParamStore, trainable: readon
     Object.assign(init, opts.resume.state);
   }
   const session = await TrainingSession.create(tg.graph, tg.spec, init, { threads: opts.threads ?? 1 });
+  const setupSeconds = { graph: graphSeconds, session: (performance.now() - tSetup) / 1000 - graphSeconds };
   session.steps = start; // AdamW's bias correction continues from the resumed step count
 
   const losses: number[] = [];
@@ -163,5 +168,5 @@ export async function train(model: STMedFM, store: ParamStore, trainable: readon
   for (const name of session.names('state')) optimizerState[name] = Float32Array.from(session.get(name));
   await session.release();
   const trainableCount = params.reduce((n, p) => n + store.get(p.name).data.length, 0);
-  return { store: out, losses, seconds, stepsDone: step, startStep: start, interrupted, trainableCount, optimizerState, warnings };
+  return { store: out, losses, seconds, stepsDone: step, startStep: start, interrupted, trainableCount, optimizerState, warnings, setupSeconds };
 }

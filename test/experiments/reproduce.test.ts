@@ -1,5 +1,5 @@
 /**
- * `stmedfm reproduce` on tiny synthetic data: it survives SIGKILL and SIGINT mid-run, a re-run
+ * `stmedfm reproduce` on tiny synthetic data: it survives SIGKILL, SIGINT and SIGTERM mid-run, a re-run
  * of the same command skips what is done, and the final results equal an uninterrupted run's.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -118,6 +118,17 @@ describe('stmedfm reproduce', () => {
     expect(stopped.code).toBe(130);
     expect(stopped.stderr).toMatch(/interrupted; finished runs are saved/);
     expect(stopped.stderr).not.toMatch(/\n\s+at /);
+    expect(runCli([...args(out), '--quiet']).code).toBe(0);
+    expectSameMetrics(metrics(reference), metrics(out));
+  }, SLOW);
+
+  it('stops cleanly on SIGTERM (kill, scancel) with exit 143, also with worker processes (--jobs 2), and resumes', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'repro-term-'));
+    const stopped = await runAndKill(out, 'SIGTERM', () => rowsIn(out) >= 1, 2);
+    expect(stopped.code).toBe(143);
+    expect(stopped.stderr).toMatch(/terminated; finished runs are saved/);
+    expect(stopped.stderr).not.toMatch(/\n\s+at /);
+    expect(existsSync(join(out, 'results.json'))).toBe(false);
     expect(runCli([...args(out), '--quiet']).code).toBe(0);
     expectSameMetrics(metrics(reference), metrics(out));
   }, SLOW);

@@ -5,7 +5,7 @@ import { UserError } from '../../training/errors.js';
 import { taskHead } from '../../training/tasks.js';
 import { evaluate } from '../../training/workflows.js';
 import { formatMetric } from '../../evaluation/metrics.js';
-import { checkThreads, collect, dataOptions, int, action, printJson, warn, warnUnusedData } from '../common.js';
+import { checkThreads, collect, dataOptions, int, action, printJson, threadsOption, warn, warnUnusedData } from '../common.js';
 
 /**
  * Above these batches evaluation gets slower, not faster, and needs more memory. Measured here
@@ -24,7 +24,7 @@ export function registerEvaluate(program: Command): void {
     .option('--split <s>', 'train, val or test', 'test')
     .option('--data-dir <dir>', 'folder with MedMNIST files (default: the built-in demo pack)')
     .option('--data <name=file>', 'use FILE for task NAME (repeatable)', collect, [])
-    .option('--threads <n>', 'ONNX Runtime threads', int('--threads', 1), 1)
+    .addOption(threadsOption())
     .option('--batch <n>', 'evaluation batch size (default 256 for 2D, 32 for 3D; capped at the split size; above 1024/128 it gets slower)', int('--batch', 1))
     .option('--no-temperature', 'skip temperature scaling (fitted on val)')
     .option('--json', 'print JSON on stdout')
@@ -49,6 +49,7 @@ export function registerEvaluate(program: Command): void {
           ...metrics,
           ...(auroc_skipped.length ? { auroc_skipped_classes: auroc_skipped } : {}),
           ...(temperature ? { temperature_scaled: temperature } : {}),
+          threads: o.threads,
         };
         for (const w of r.warnings) process.stderr.write(`stmedfm: warning: ${w}\n`);
         if (o.json) printJson(out);

@@ -8,7 +8,7 @@ import { readInput } from '../../inference/input.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { loadModel } from '../../training/checkpoint.js';
 import { UserError } from '../../training/errors.js';
-import { action, int, printJson } from '../common.js';
+import { action, checkThreads, int, printJson, threadsOption } from '../common.js';
 
 interface ExplainOptions {
   checkpoint: string;
@@ -43,11 +43,12 @@ export function registerExplain(program: Command): void {
     .option('--class <name|index>', 'class to explain (default: the predicted class)')
     .option('--index <k>', 'which sample of a batched .npy input to explain', int('--index', 0))
     .requiredOption('--out <file.png>', 'overlay PNG to write')
-    .option('--threads <n>', 'ONNX Runtime threads', int('--threads', 1), 1)
+    .addOption(threadsOption())
     .option('--json', 'print JSON on stdout (classes, probabilities and the token map)')
     .addHelpText('after', HELP_AFTER)
     .action(
       action(async (o: ExplainOptions) => {
+        checkThreads(o.threads);
         if (!o.out.toLowerCase().endsWith('.png')) throw new UserError(`--out ${o.out}: use a .png file name`);
         if (!existsSync(dirname(resolve(o.out)))) throw new UserError(`--out ${o.out}: the folder ${dirname(o.out)} does not exist`);
         let info;
@@ -89,6 +90,7 @@ export function registerExplain(program: Command): void {
             labels: info.labels,
             grid: s.grid,
             cam: Array.from(s.cam),
+            threads: o.threads,
           });
         } else {
           process.stdout.write(

@@ -5,7 +5,7 @@ import { readPredictInputs } from '../../inference/input.js';
 import { Predictor } from '../../inference/predictor.js';
 import { loadModel } from '../../training/checkpoint.js';
 import { UserError } from '../../training/errors.js';
-import { action, int, printJson } from '../common.js';
+import { action, checkThreads, printJson, threadsOption } from '../common.js';
 
 function csvCell(s: string): string {
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
@@ -27,10 +27,11 @@ export function registerPredict(program: Command): void {
     .option('--root <dir>', 'manifest input: folder the paths are relative to')
     .option('--path-col <c>', 'manifest input: path column')
     .option('--path-template <t>', "manifest input: path template, e.g. 'images/{image_id}.jpg'")
-    .option('--threads <n>', 'ONNX Runtime threads', int('--threads', 1), 1)
+    .addOption(threadsOption())
     .option('--json', 'print JSON on stdout: {inputs, probabilities, labels, class_names}')
     .action(
       action(async (o: { checkpoint: string; task: string; input: string; split?: string; preprocessing?: string; root?: string; pathCol?: string; pathTemplate?: string; threads: number; json?: boolean }) => {
+        checkThreads(o.threads);
         if (o.split !== undefined && !['train', 'val', 'test'].includes(o.split)) throw new UserError(`--split ${o.split}: use train, val or test`);
         let info;
         try {
@@ -53,7 +54,7 @@ export function registerPredict(program: Command): void {
         await p.release();
         const rows = Array.from({ length: r.n }, (_, i) => Array.from(r.probs.subarray(i * r.classes, (i + 1) * r.classes)));
         const labels = rows.map((row) => row.reduce((best, v, c) => (v > row[best]! ? c : best), 0));
-        if (o.json) printJson({ inputs: x.inputs, probabilities: rows, labels, class_names: info.labels });
+        if (o.json) printJson({ inputs: x.inputs, probabilities: rows, labels, class_names: info.labels, threads: o.threads });
         else {
           process.stdout.write(`${['input', 'predicted', ...info.labels.map((l) => `p_${l}`)].map(csvCell).join(',')}\n`);
           rows.forEach((row, i) => process.stdout.write(`${[csvCell(x.inputs[i]!), csvCell(info.labels[labels[i]!]!), ...row.map((v) => v.toFixed(6))].join(',')}\n`));

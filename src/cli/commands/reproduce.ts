@@ -19,7 +19,7 @@ import { writeFileAtomicSync } from '../../io/atomic.js';
 import type { Method } from '../../model/stmedfm.js';
 import { writeReport } from '../../report/index.js';
 import { UserError } from '../../training/errors.js';
-import { action, collect, dataOptions, int, interruptFlag, list, num, printJson } from '../common.js';
+import { INTERRUPT_EXIT, type Interrupt, action, collect, dataOptions, int, interruptFlag, list, num, printJson } from '../common.js';
 
 interface Opts {
   dataDir?: string;
@@ -146,13 +146,15 @@ async function writeOutputs(out: string, rows: ResultRow[], details: RunDetail[]
   for (const e of rep.plotErrors) process.stderr.write(`stmedfm: warning: plot ${e.name} failed: ${e.message}\n`);
 }
 
+/** 'interrupted' (Ctrl-C) or 'terminated' (SIGTERM: kill, scancel, Kubernetes). */
+function stoppedBy(intr: Interrupt): string {
+  return intr.signal() === 'SIGTERM' ? 'terminated' : 'interrupted';
+}
+
 /** A worker or array task: one run, progress to a parent process over IPC when there is one. */
 async function runOne(o: Opts): Promise<void> {
+  // scancel and Kubernetes send SIGTERM: it stops like Ctrl-C (so the failure note says so), exit 143.
   const intr = interruptFlag();
-  // scancel and Kubernetes send SIGTERM: stop like Ctrl-C so the failure note says so.
-  let terminated = false;
-  const onTerm = () => (terminated = true);
-  process.on('SIGTERM', onTerm);
   // A worker whose parent died (kill -9) stops at once; its finished runs are on disk.
   // The IPC channel must not keep a finished worker alive.
   if (process.send) {
@@ -164,20 +166,19 @@ async function runOne(o: Opts): Promise<void> {
       out: o.out,
       index: o.runIndex!,
       threads: o.threads ?? executionDefaults({ jobs: 1 }).finetune,
-      shouldStop: () => intr.stopped() || terminated,
+      shouldStop: intr.stopped,
       ...(process.send ? { onStep: (l) => process.send?.({ type: 'step', step: l.step, total: l.total, loss: l.loss }) } : {}),
     });
     if (!o.quiet) process.stderr.write(`${r.summary}\n`);
   } catch (e) {
     if (e instanceof Interrupted) {
-      process.stderr.write('stmedfm: interrupted; run the same command again to redo this run.\n');
-      process.exitCode = 130;
+      process.stderr.write(`stmedfm: ${stoppedBy(intr)}; run the same command again to redo this run.\n`);
+      process.exitCode = INTERRUPT_EXIT[intr.signal() ?? 'SIGINT'];
       return;
     }
     throw e;
   } finally {
     intr.dispose();
-    process.off('SIGTERM', onTerm);
   }
 }
 
@@ -268,8 +269,8 @@ export function registerReproduce(program: Command): void {
         } catch (e) {
           prog.stop();
           if (e instanceof Interrupted) {
-            process.stderr.write(`stmedfm: interrupted; finished runs are saved in ${o.out}. Run the same command again to resume.\n`);
-            process.exitCode = 130;
+            process.stderr.write(`stmedfm: ${stoppedBy(intr)}; finished runs are saved in ${o.out}. Run the same command again to resume.\n`);
+            process.exitCode = INTERRUPT_EXIT[intr.signal() ?? 'SIGINT'];
             return;
           }
           throw e;

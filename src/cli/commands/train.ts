@@ -14,7 +14,7 @@ import { taskHead } from '../../training/tasks.js';
 import type { StepLog } from '../../training/trainer.js';
 import { finetune, pretrain, trainingState, type TrainedModel } from '../../training/workflows.js';
 import { adapterFiles } from '../adapter_files.js';
-import { INTERRUPT_EXIT, action, checkThreads, collect, dataOptions, int, interruptFlag, list, num, printJson, stepReporter, warn, warnUnusedData } from '../common.js';
+import { INTERRUPT_EXIT, action, checkThreads, collect, dataOptions, int, interruptFlag, list, num, printJson, stepReporter, threadsOption, warn, warnUnusedData } from '../common.js';
 import { type NamedInput, type PlannedOutput, checkOutputs } from '../outputs.js';
 
 interface CommonOpts {
@@ -53,7 +53,7 @@ function addCommon(cmd: Command): Command {
     .option('--data <name=file>', 'use FILE for task NAME (repeatable), e.g. bloodmnist=../shared/data/medmnist/bloodmnist-source28.npz', collect, [])
     .option('--steps <n>', 'optimisation steps (when resuming: the interrupted run\'s)', int('--steps', 1))
     .option('--seed <n>', 'random seed (init, batches, shots)', int('--seed'), 0)
-    .option('--threads <n>', 'ONNX Runtime intra-op threads (at most the number of cores)', int('--threads', 1), 1)
+    .addOption(threadsOption())
     .option('--lr <x>', 'peak learning rate', num('--lr'))
     .option('--warmup <n>', 'linear warmup steps before cosine decay', int('--warmup'))
     .option('--weight-decay <x>', 'AdamW weight decay >= 0 (weight matrices and conv kernels only)', num('--weight-decay'))
@@ -146,6 +146,8 @@ function resumeCommand(partial: string): string {
 async function finish(label: string, t: TrainedModel, o: CommonOpts, signal: keyof typeof INTERRUPT_EXIT | undefined, extra: Record<string, unknown> = {}, adapterDir?: string): Promise<void> {
   const r = t.result;
   for (const w of r.warnings) warn(w);
+  // Provenance: the threads of this (last) session; results match other thread counts up to float rounding.
+  t.training.threads = o.threads;
   const state = trainingState(t);
   if (r.interrupted) {
     const partial = partialPath(o.out);
@@ -171,6 +173,7 @@ async function finish(label: string, t: TrainedModel, o: CommonOpts, signal: key
     first_loss: r.losses[0] ?? null,
     final_loss: r.losses.at(-1) ?? null,
     train_seconds: Number(r.seconds.toFixed(3)),
+    threads: o.threads,
     ...(o.resume ? { resumed_from: o.resume, resumed_at_step: r.startStep } : {}),
     ...extra,
   };
@@ -178,7 +181,7 @@ async function finish(label: string, t: TrainedModel, o: CommonOpts, signal: key
   else {
     process.stderr.write(
       `${label}: ${r.stepsDone - r.startStep} steps${o.resume ? ` (resumed at ${r.startStep})` : ''} in ${r.seconds.toFixed(1)} s, loss ${summary.first_loss?.toFixed(4)} -> ${summary.final_loss?.toFixed(4)}, ` +
-        `${r.trainableCount.toLocaleString('en-US')} trainable parameters; saved ${o.out}\n`,
+        `${r.trainableCount.toLocaleString('en-US')} trainable parameters, ${o.threads} thread${o.threads === 1 ? '' : 's'}; saved ${o.out}\n`,
     );
   }
 }
