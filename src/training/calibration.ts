@@ -7,13 +7,12 @@
  * Multi-label (sigmoid) heads are not calibrated: one shared T over independent labels is not
  * what temperature scaling was defined for, and a per-label T would need a validation split large
  * enough per label. Such a head stores nothing and prediction stays raw.
+ *
+ * Pure functions only (no runtime): the browser app reads the same records and keys.
  */
 import type { TaskSplit } from '../data/index.js';
 import { boundWarning, fitTemperature } from '../evaluation/temperature.js';
-import { INFERENCE_BATCH, Predictor } from '../inference/predictor.js';
 import type { TaskHead } from '../model/config.js';
-import type { ParamStore } from '../model/params.js';
-import type { STMedFM } from '../model/stmedfm.js';
 
 /** What is stored per task (checkpoint `calibration[task]`, adapter `stmedfm_calibration`). */
 export interface TaskCalibration {
@@ -30,10 +29,10 @@ export const ADAPTER_CALIBRATION_KEY = 'stmedfm_calibration';
 export const ONNX_TEMPERATURE_KEY = 'stmedfm.temperature';
 
 export interface CalibrationFit {
-  calibration?: TaskCalibration;
+  calibration: TaskCalibration;
   /** The fitted T lies at its search bound: stored, but not a meaningful calibration. */
   atBound: boolean;
-  /** Why nothing was stored, or why the stored T should not be trusted (at most one line). */
+  /** Why the stored T should not be trusted (one line), when it is at its bound. */
   warning?: string;
 }
 
@@ -56,19 +55,6 @@ export function calibrationFromLogits(logits: Float32Array, labels: ArrayLike<nu
     atBound: fit.atBound,
     ...(warning ? { warning: `calibration: ${warning}` } : {}),
   };
-}
-
-/** Fits the temperature of `head` on `val` with the model's own forward graph. */
-export async function fitValidationTemperature(model: STMedFM, store: ParamStore, head: TaskHead, val: TaskSplit, threads?: number): Promise<CalibrationFit> {
-  const why = whyNotCalibrated(head, val);
-  if (why) return { atBound: false, warning: why };
-  const predictor = await Predictor.create(model, store, head.name, { threads, batch: Math.min(INFERENCE_BATCH[head.modality], val.n) });
-  try {
-    const out = await predictor.runSplit(val);
-    return calibrationFromLogits(out.logits, out.labels, out.classes);
-  } finally {
-    await predictor.release();
-  }
 }
 
 /** True when T lies at a bound of fitTemperature's default search interval [1e-3, 1e3] (as its `atBound`). */

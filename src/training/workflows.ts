@@ -10,7 +10,7 @@ import { ParamStore } from '../model/params.js';
 import { DEFAULT_ADAPTER, DEFAULT_LORA, type AdapterConfig, type LoraConfig } from '../model/peft.js';
 import { type Method, METHODS, STMedFM, countParams } from '../model/stmedfm.js';
 import { type LoadedModel, type ResumePoint, type TrainingState, loadResumePoint } from './checkpoint.js';
-import { type TaskCalibration, atSearchBound, fitValidationTemperature, storedTemperature } from './calibration.js';
+import { type TaskCalibration, atSearchBound, calibrationFromLogits, storedTemperature, whyNotCalibrated } from './calibration.js';
 import { UserError } from './errors.js';
 import { DEFAULT_BATCH, DEFAULT_FINETUNE_STEPS, taskHead } from './tasks.js';
 import { DEFAULT_OPTIM, type OptimOptions, type StepLog, type TaskStream, type TrainResult, train } from './trainer.js';
@@ -234,9 +234,21 @@ export async function finetune(o: FinetuneOptions): Promise<TrainedModel> {
  */
 async function finetuneCalibration(model: STMedFM, result: TrainResult, head: TaskHead, val: TaskSplit, o: FinetuneOptions): Promise<Record<string, TaskCalibration> | undefined> {
   if (result.interrupted) return undefined;
-  const fit = await fitValidationTemperature(model, result.store, head, val, o.threads);
-  if (fit.warning && val.n > 0) result.warnings.push(fit.warning);
-  return fit.calibration ? { [head.name]: fit.calibration } : undefined;
+  const why = whyNotCalibrated(head, val);
+  if (why) {
+    if (val.n > 0) result.warnings.push(why);
+    return undefined;
+  }
+  const predictor = await Predictor.create(model, result.store, head.name, { threads: o.threads, batch: Math.min(INFERENCE_BATCH[head.modality], val.n) });
+  let fit;
+  try {
+    const out = await predictor.runSplit(val);
+    fit = calibrationFromLogits(out.logits, out.labels, out.classes);
+  } finally {
+    await predictor.release();
+  }
+  if (fit.warning) result.warnings.push(fit.warning);
+  return { [head.name]: fit.calibration };
 }
 
 export interface EvaluateOptions {
