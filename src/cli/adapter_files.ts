@@ -3,13 +3,17 @@ import type { GroupFile } from '../io/atomic.js';
 import { type AdapterSpec, peftAdapterFiles } from '../io/peft_files.js';
 import type { STMedFM } from '../model/stmedfm.js';
 import type { ParamStore } from '../model/params.js';
+import type { TaskCalibration } from '../training/calibration.js';
 
-export function adapterSpec(model: STMedFM, task: string, baseModel: string | null): AdapterSpec {
+/** `calibration`: the task's stored temperature (checkpoint `calibration[task]`), written as `stmedfm_calibration`. */
+export function adapterSpec(model: STMedFM, task: string, baseModel: string | null, calibration?: TaskCalibration): AdapterSpec {
   const p = model.peft;
   if (!p) throw new Error('adapterSpec: the model has no PEFT config');
   const modulesToSave = [`heads.${task}`];
-  if (p.kind === 'lora') return { method: 'lora', r: p.r, alpha: p.alpha, rslora: p.rslora, targetModules: p.targets, dropout: p.dropout, modulesToSave, baseModel };
+  const cal = calibration ? { calibration: { task, temperature: calibration.temperature, split: calibration.split, nll_before: calibration.nll_before, nll_after: calibration.nll_after } } : {};
+  if (p.kind === 'lora') return { method: 'lora', r: p.r, alpha: p.alpha, rslora: p.rslora, targetModules: p.targets, dropout: p.dropout, modulesToSave, baseModel, ...cal };
   return {
+    ...cal,
     method: 'bottleneck',
     bottleneck: p.bottleneck,
     placement: p.placement,
@@ -22,8 +26,8 @@ export function adapterSpec(model: STMedFM, task: string, baseModel: string | nu
 }
 
 /** The two files of `dir`, to be written in one group with the checkpoint they belong to. */
-export function adapterFiles(t: { model: STMedFM; store: ParamStore }, dir: string, task: string, baseModel?: string): GroupFile[] {
+export function adapterFiles(t: { model: STMedFM; store: ParamStore; config?: { calibration?: Record<string, TaskCalibration> } }, dir: string, task: string, baseModel?: string): GroupFile[] {
   const names = [...t.model.peftSpecs(), ...t.model.headSpecs(task)].map((s) => s.name);
   const tensors = new Map(names.map((n) => [n, t.store.get(n)]));
-  return peftAdapterFiles(dir, adapterSpec(t.model, task, baseModel ?? null), tensors);
+  return peftAdapterFiles(dir, adapterSpec(t.model, task, baseModel ?? null, t.config?.calibration?.[task]), tensors);
 }

@@ -221,7 +221,11 @@ export function sortRows(rows: ResultRow[], p: ProtocolConfig): ResultRow[] {
 }
 
 export function toCsv(rows: readonly ResultRow[], columns: readonly (keyof ResultRow)[]): string {
-  const cell = (v: unknown) => (v === null || v === undefined ? '' : String(v));
+  // RFC 4180: a cell with a comma, quote or newline is quoted; a list (warnings) is one cell, ' | '-separated.
+  const cell = (v: unknown) => {
+    const t = v === null || v === undefined ? '' : Array.isArray(v) ? v.join(' | ') : String(v);
+    return /[",\n\r]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t;
+  };
   const lines = [columns.join(',')];
   for (const r of rows) lines.push(columns.map((c) => cell(r[c])).join(','));
   return `${lines.join('\n')}\n`;

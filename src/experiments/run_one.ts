@@ -9,13 +9,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TaskData, loadTaskFile } from '../data/index.js';
-import { macroAuroc, reliabilityDiagram, rocCurves } from '../evaluation/index.js';
+import { type ReliabilityBin, type RocCurve, calibrationBins, macroAuroc, multilabelAuroc, reliabilityDiagram, rocCurve, rocCurves } from '../evaluation/index.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
 import { MODEL_CONFIGS } from '../model/config.js';
 import { loadModel, saveModel } from '../training/checkpoint.js';
 import { UserError } from '../training/errors.js';
 import type { StepLog } from '../training/trainer.js';
-import { evaluate, finetune, pretrain } from '../training/workflows.js';
+import { type EvaluationResult, evaluate, finetune, pretrain } from '../training/workflows.js';
 import { fingerprintFile } from './data_notes.js';
 import type { FolderConfig } from './folder.js';
 import type { FinetuneRun, PlannedRun, PretrainRun } from './plan.js';
@@ -31,6 +31,7 @@ export class Interrupted extends Error {
 export const RESULT_COLUMNS: (keyof ResultRow)[] = [
   'task', 'method', 'seed', 'shots', 'lora_rank', 'lora_alpha', 'adapter_width', 'trainable_params', 'steps', 'train_seconds',
   'acc', 'auroc', 'ece', 'classwise_ece', 'brier', 'nll', 'temperature', 'ece_ts', 'brier_ts', 'nll_ts', 'val_acc', 'val_auroc', 'threads', 'run_key',
+  'multi_label', 'temperature_at_bound', 'auroc_why', 'warnings',
 ];
 
 const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
@@ -186,8 +187,10 @@ async function executeFinetune(run: FinetuneRun, o: RunOptions, model: NonNullab
     shouldStop: o.shouldStop,
   });
   if (o.shouldStop?.()) throw new Interrupted();
+  // The temperature is the one finetune fitted on val and stored with the model (none for multi-label).
   const test = await evaluate(t, { task: run.task, split: 'test', loaded, threads: o.threads, temperature: true });
   const val = await evaluate(t, { task: run.task, split: 'val', loaded, threads: o.threads });
+  const ts = test.temperature;
   const row: ResultRow = {
     task: run.task,
     method: run.method,
@@ -205,20 +208,22 @@ async function executeFinetune(run: FinetuneRun, o: RunOptions, model: NonNullab
     classwise_ece: test.classwise_ece,
     brier: test.brier,
     nll: test.nll,
-    temperature: test.temperature!.t,
-    ece_ts: test.temperature!.ece,
-    brier_ts: test.temperature!.brier,
-    nll_ts: test.temperature!.nll,
+    temperature: ts?.t ?? null,
+    ece_ts: ts?.ece ?? null,
+    brier_ts: ts?.brier ?? null,
+    nll_ts: ts?.nll ?? null,
     val_acc: val.acc,
     val_auroc: val.auroc,
     threads: o.threads,
     run_key: key,
+    multi_label: test.multi_label === true,
+    temperature_at_bound: ts ? ts.at_bound : null,
+    auroc_why: test.auroc_why ?? null,
+    // What the user should know about this run: training (data, calibration) and test-set warnings, once each.
+    warnings: [...new Set([...t.result.warnings, ...test.warnings])],
   };
-  const shape = [test.n, test.probs.length / test.n];
-  const rel = reliabilityDiagram({ shape, data: test.probs }, test.labels);
   const labels = loaded.get(run.task)!.test.info.labels;
-  const roc = rocCurves({ shape, data: test.probs }, test.labels);
-  const perClass = macroAuroc({ shape, data: test.probs }, test.labels).perClass;
+  const { rel, roc, perClass } = test.multi_label ? multiLabelCurves(test) : singleLabelCurves(test);
   const detail: RunDetail = {
     id: run.id,
     run_key: key,
@@ -232,8 +237,31 @@ async function executeFinetune(run: FinetuneRun, o: RunOptions, model: NonNullab
     ),
   };
   const at = paths(o.out, run.id);
-  await saveModel(at.checkpoint, t.model, t.store, { ...t.training, train_seconds: t.result.seconds, threads: o.threads, run_key: key });
+  await saveModel(at.checkpoint, t.model, t.store, { ...t.training, train_seconds: t.result.seconds, threads: o.threads, run_key: key }, t.config.calibration);
   // The detail first, the row last: a complete row on disk means the run is complete.
   writeFileAtomicSync(at.detail, json(detail));
   writeFileAtomicSync(at.row, json(row));
+}
+
+type Curves = { rel: { bins: readonly ReliabilityBin[] }; roc: readonly (RocCurve | null)[]; perClass: readonly (number | null)[] };
+
+/** Top-label reliability and one-vs-rest ROC per class of softmax predictions. */
+function singleLabelCurves(test: EvaluationResult): Curves {
+  const shape = [test.n, test.probs.length / test.n];
+  return {
+    rel: reliabilityDiagram({ shape, data: test.probs }, test.labels),
+    roc: rocCurves({ shape, data: test.probs }, test.labels),
+    perClass: macroAuroc({ shape, data: test.probs }, test.labels).perClass,
+  };
+}
+
+/** Multi-label: reliability of every (sample, label) probability against its 0/1 target, and one ROC per label. */
+function multiLabelCurves(test: EvaluationResult): Curves {
+  const labels = test.probs.length / test.n;
+  const column = (a: ArrayLike<number>, l: number) => Float64Array.from({ length: test.n }, (_, i) => a[i * labels + l]!);
+  return {
+    rel: calibrationBins(test.probs, test.labels),
+    roc: Array.from({ length: labels }, (_, l) => rocCurve(column(test.probs, l), column(test.labels, l))),
+    perClass: multilabelAuroc(test.probs, test.labels, labels).perClass,
+  };
 }

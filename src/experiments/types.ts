@@ -23,11 +23,14 @@ export interface ResultRow {
   classwise_ece: number;
   brier: number;
   nll: number;
-  /** After temperature scaling fitted on val NLL. */
-  temperature: number;
-  ece_ts: number;
-  brier_ts: number;
-  nll_ts: number;
+  /**
+   * After temperature scaling with the temperature `finetune` fitted on val NLL and stored in the
+   * checkpoint; null for a multi-label task (not calibrated).
+   */
+  temperature: number | null;
+  ece_ts: number | null;
+  brier_ts: number | null;
+  nll_ts: number | null;
   /** Validation-split metrics. */
   val_acc: number;
   val_auroc: number;
@@ -35,6 +38,18 @@ export interface ResultRow {
   threads: number;
   /** Hash of everything that defines the run (protocol, grid point, data file contents): see run_record.ts. */
   run_key: string;
+  /**
+   * Multi-label task (ChestMNIST-style): acc over all labels at p > 0.5, auroc the mean over
+   * labels, ece the mean per-label ECE, brier and nll the binary ones over all entries, as
+   * medmnist's evaluator. Absent in rows written before these fields existed (read as false).
+   */
+  multi_label?: boolean;
+  /** The temperature lies at its search bound (not a meaningful calibration); null without one. */
+  temperature_at_bound?: boolean | null;
+  /** Why the test AUROC is NaN (n/a), or null. */
+  auroc_why?: string | null;
+  /** Degenerate data, calibration and other warnings of the run (training and test evaluation). */
+  warnings?: string[];
 }
 
 export interface ReliabilityBin {

@@ -17,11 +17,12 @@ import type { TaskHead } from '../model/config.js';
 import { ParamStore } from '../model/params.js';
 import type { LoraTarget, PeftConfig } from '../model/peft.js';
 import { STMedFM } from '../model/stmedfm.js';
+import type { TaskCalibration } from '../training/calibration.js';
 import { UserError } from '../training/errors.js';
 
 /** adapter_model.safetensors and adapter_config.json of a LoRA/adapter model's task, as the CLI writes them. */
-export function adapterFiles(t: { model: STMedFM; store: ParamStore }, task: string, baseModel: string | null = null): { weights: Uint8Array; config: string } {
-  const spec = adapterSpec(t.model, task, baseModel);
+export function adapterFiles(t: { model: STMedFM; store: ParamStore; config?: { calibration?: Record<string, TaskCalibration> } }, task: string, baseModel: string | null = null): { weights: Uint8Array; config: string } {
+  const spec = adapterSpec(t.model, task, baseModel, t.config?.calibration?.[task]);
   const names = [...t.model.peftSpecs(), ...t.model.headSpecs(task)].map((s) => s.name);
   const tensors = new Map(names.map((n) => [n, t.store.get(n)]));
   checkAdapterTensors(spec, tensors);
@@ -42,7 +43,11 @@ function peftConfigOf(spec: AdapterSpec): PeftConfig {
  * a base that already carries PEFT, an adapter without a task head, and tensors whose shapes
  * differ from what the base model's config needs (an adapter trained on another model size).
  */
-export function applyAdapter(base: { model: STMedFM; store: ParamStore }, adapter: PeftAdapter, name = ADAPTER_WEIGHTS_NAME): { model: STMedFM; store: ParamStore; task: string } {
+export function applyAdapter(
+  base: { model: STMedFM; store: ParamStore },
+  adapter: PeftAdapter,
+  name = ADAPTER_WEIGHTS_NAME,
+): { model: STMedFM; store: ParamStore; task: string; calibration?: Record<string, TaskCalibration> } {
   if (base.model.peft) throw new UserError(`the base checkpoint already carries a ${base.model.peft.kind} config; load the adapter onto the plain checkpoint it was trained from`);
   const headModule = adapter.spec.modulesToSave.find((m) => m.startsWith('heads.'));
   if (!headModule) throw new UserError(`${ADAPTER_CONFIG_NAME}: modules_to_save names no task head (heads.<task>)`);
@@ -75,5 +80,9 @@ export function applyAdapter(base: { model: STMedFM; store: ParamStore }, adapte
     const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
     throw new UserError(`the adapter does not fit the checkpoint (model dim ${model.config.dim}, depth ${model.config.depth}): ${problems.slice(0, 3).join('; ')}${more}`);
   }
-  return { model, store, task };
+  // The adapter's calibration belongs to its own head; one naming another task is not applied.
+  const cal = adapter.spec.calibration;
+  if (cal && cal.task !== task) throw new UserError(`${ADAPTER_CONFIG_NAME}: stmedfm_calibration is for task '${cal.task}', but the adapter's head is '${task}'`);
+  const calibration = cal ? { [task]: { temperature: cal.temperature, split: cal.split, nll_before: cal.nll_before, nll_after: cal.nll_after } } : undefined;
+  return { model, store, task, ...(calibration ? { calibration } : {}) };
 }

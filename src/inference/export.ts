@@ -8,12 +8,24 @@ import { writeFileGroupAtomic } from '../io/atomic.js';
 import { mergeLora } from '../model/merge.js';
 import type { ParamStore } from '../model/params.js';
 import { STMedFM } from '../model/stmedfm.js';
+import { ONNX_TEMPERATURE_KEY } from '../training/calibration.js';
 import { buildForwardGraph } from '../training/graphs.js';
 
 export interface ExportInfo {
   task: string;
   labels: readonly string[];
   inputShape: (number | string)[];
+  /** The temperature the probabilities output applies (null: raw probabilities). */
+  temperature: number | null;
+}
+
+function outputsNote(multiLabel: boolean, t: number | undefined): Record<string, string> {
+  const what = multiLabel ? 'sigmoid of each logit (independent labels)' : 'softmax of logits';
+  const scaled = multiLabel ? 'sigmoid of each logit / T (independent labels)' : 'softmax of logits / T';
+  return {
+    logits: multiLabel ? '[batch, labels], raw (not temperature-scaled)' : '[batch, classes], raw (not temperature-scaled)',
+    probabilities: t === undefined ? `${what} (uncalibrated)` : `${scaled}, calibrated with T = stmedfm.temperature (fitted on the validation split)`,
+  };
 }
 
 /** A plain STMedFM (no PEFT) with LoRA folded into the base weights; adapters stay as layers. */
@@ -22,9 +34,15 @@ export function mergedForExport(model: STMedFM, store: ParamStore): { model: STM
   return { model: new STMedFM(model.config, model.heads), store: mergeLora(model, store) };
 }
 
-export async function exportOnnx(model: STMedFM, store: ParamStore, task: string, path: string): Promise<ExportInfo> {
+/**
+ * With `temperature` (the checkpoint's calibration of the task) the `probabilities` output is
+ * softmax(logits / T) (sigmoid(logits / T) per label for a multi-label head) and T is in the
+ * metadata under `stmedfm.temperature`; `logits` stay raw either way.
+ */
+export async function exportOnnx(model: STMedFM, store: ParamStore, task: string, path: string, opts: { temperature?: number } = {}): Promise<ExportInfo> {
   const merged = mergedForExport(model, store);
-  const { graph } = buildForwardGraph(merged.model, merged.store, task);
+  const t = opts.temperature;
+  const { graph } = buildForwardGraph(merged.model, merged.store, task, 'batch', t);
   const info = getDataset(task);
   const x = graph.findInput('x')!;
   const metadata = {
@@ -36,10 +54,11 @@ export async function exportOnnx(model: STMedFM, store: ParamStore, task: string
       mean: 0.5,
       std: 0.5,
     }),
-    'stmedfm.outputs': JSON.stringify(merged.model.head(task).multiLabel ? { logits: '[batch, labels]', probabilities: 'sigmoid of each logit (independent labels)' } : { logits: '[batch, classes]', probabilities: 'softmax of logits' }),
+    'stmedfm.outputs': JSON.stringify(outputsNote(merged.model.head(task).multiLabel === true, t)),
     'stmedfm.model': JSON.stringify(model.config),
+    ...(t !== undefined ? { [ONNX_TEMPERATURE_KEY]: String(t) } : {}),
   };
   // One atomic write (missing folders created, removed again if the write fails).
   await writeFileGroupAtomic([{ path, data: toOnnxModel(graph, { precision: 'float32', metadata }) }]);
-  return { task, labels: info.labels, inputShape: [...x.shape] };
+  return { task, labels: info.labels, inputShape: [...x.shape], temperature: t ?? null };
 }

@@ -33,6 +33,29 @@ interface CommonSpec {
   readonly modulesToSave: readonly string[];
   /** peft `base_model_name_or_path`: the checkpoint the adapter was trained on, or null. */
   readonly baseModel: string | null;
+  /** `stmedfm_calibration`: the temperature of the adapter's task, fitted on val (absent: none stored). */
+  readonly calibration?: AdapterCalibration;
+}
+
+/** adapter_config.json `stmedfm_calibration` (an STMedFM field; peft ignores unknown fields). */
+export interface AdapterCalibration {
+  readonly task: string;
+  readonly temperature: number;
+  readonly split: 'val';
+  readonly nll_before: number;
+  readonly nll_after: number;
+}
+
+function calibrationField(file: string, v: unknown): AdapterCalibration | undefined {
+  if (v === undefined || v === null) return undefined;
+  const bad = (what: string) => new PeftFileError(file, `"stmedfm_calibration" ${what}`);
+  if (typeof v !== 'object' || Array.isArray(v)) throw bad('must be an object');
+  const c = v as Record<string, unknown>;
+  if (typeof c.task !== 'string' || !c.task) throw bad('needs a "task" name');
+  if (typeof c.temperature !== 'number' || !Number.isFinite(c.temperature) || !(c.temperature > 0)) throw bad(`needs a positive "temperature", got ${JSON.stringify(c.temperature)}`);
+  if (c.split !== 'val') throw bad(`"split" must be "val", got ${JSON.stringify(c.split)}`);
+  for (const k of ['nll_before', 'nll_after'] as const) if (typeof c[k] !== 'number') throw bad(`"${k}" must be a number`);
+  return { task: c.task, temperature: c.temperature, split: 'val', nll_before: c.nll_before as number, nll_after: c.nll_after as number };
 }
 
 export interface LoraSpec extends CommonSpec {
@@ -101,6 +124,7 @@ export function adapterConfigJson(spec: AdapterSpec): Record<string, unknown> {
     revision: null,
     target_modules: [...spec.targetModules].sort(),
     task_type: null,
+    ...(spec.calibration ? { stmedfm_calibration: { ...spec.calibration } } : {}),
   };
   if (spec.method === 'lora') {
     return {
@@ -165,7 +189,8 @@ export function parseAdapterConfig(cfg: unknown, file = ADAPTER_CONFIG_NAME): Ad
   const baseModel = c.base_model_name_or_path ?? null;
   if (baseModel !== null && typeof baseModel !== 'string') throw new PeftFileError(file, '"base_model_name_or_path" must be a string or null');
   if ((c.bias ?? 'none') !== 'none') throw new PeftFileError(file, `bias ${JSON.stringify(c.bias)} is not supported (only "none": base biases stay frozen)`);
-  const common = { modulesToSave: stringList(file, c, 'modules_to_save', false), baseModel: baseModel as string | null };
+  const calibration = calibrationField(file, c.stmedfm_calibration);
+  const common = { modulesToSave: stringList(file, c, 'modules_to_save', false), baseModel: baseModel as string | null, ...(calibration ? { calibration } : {}) };
   const positiveInt = (x: number): boolean => Number.isInteger(x) && x > 0;
   const dropout = (key: string): number => numberField(file, c, key, 0, (x) => x >= 0 && x < 1, 'a number in [0, 1)');
 

@@ -89,7 +89,8 @@ export function aggregate(rows: readonly ResultRow[]): Cell[] {
   const cells: Cell[] = [];
   for (const g of groups.values()) {
     const stats = {} as Record<StatKey, Stat>;
-    for (const k of STAT_KEYS) stats[k] = meanStd(g.map((r) => r[k]));
+    // null (no temperature for a multi-label task) counts as missing, like NaN
+    for (const k of STAT_KEYS) stats[k] = meanStd(g.map((r) => r[k] ?? NaN));
     cells.push({
       task: g[0]!.task,
       method: g[0]!.method,

@@ -9,6 +9,7 @@ import { type GridTable, baseRows, formatAxisValue, gridTables, variedAxes } fro
 import { escapeHtml } from './html_util.js';
 import { type Plot, buildPlots } from './plots.js';
 import { type ReadingSection, readResults } from './reading.js';
+import { runNotes } from './run_notes.js';
 import { formatDuration } from './stats.js';
 import { type Table, calibrationTable, dataTable, htmlTable, markdownTable, paperTable, resultsTable, validationTable } from './tables.js';
 import type { ReportInput } from './types.js';
@@ -46,6 +47,11 @@ export const CALIBRATION_NOTE =
   'Test split. TS: one temperature T per run, fitted on the validation NLL (T > 1 softens over-confident probabilities). ' +
   'Classwise ECE: the ECE of each class’s one-vs-rest probability, averaged over classes.';
 
+/** The run notes after the generated reading (when there are any). */
+function withRunNotes(reading: readonly ReadingSection[], notes: ReadingSection | undefined): ReadingSection[] {
+  return notes ? [...reading, notes] : [...reading];
+}
+
 export function buildReportModel(input: ReportInput): ReportModel {
   // With a grid, the main tables and plots show its base point; the grid tables show the rest.
   const axes = variedAxes(input.rows);
@@ -78,7 +84,7 @@ export function buildReportModel(input: ReportInput): ReportModel {
     calibration: calibrationTable(cells),
     validation: validationTable(cells),
     data: dataTable(input.dataNotes),
-    reading: readResults(cells, input.dataNotes),
+    reading: withRunNotes(readResults(cells, input.dataNotes), runNotes(input.rows)),
     plots: buildPlots(cells, details),
     methods,
     machine: [

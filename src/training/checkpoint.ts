@@ -16,6 +16,7 @@ import { type ModelConfig, type TaskHead, validateConfig } from '../model/config
 import { ParamStore } from '../model/params.js';
 import type { PeftConfig } from '../model/peft.js';
 import { STMedFM } from '../model/stmedfm.js';
+import { type TaskCalibration, parseCalibration } from './calibration.js';
 import { UserError } from './errors.js';
 
 export const CHECKPOINT_FORMAT = 'stmedfm/1';
@@ -30,6 +31,8 @@ export interface CheckpointConfig {
   peft?: PeftConfig;
   /** Free-form provenance: how this checkpoint was trained (`trained_heads`: heads trained with these weights). */
   training?: Record<string, unknown>;
+  /** Per task: the temperature fitted on its validation split after fine-tuning (training/calibration.ts). */
+  calibration?: Record<string, TaskCalibration>;
 }
 
 export interface LoadedModel {
@@ -38,16 +41,23 @@ export interface LoadedModel {
   config: CheckpointConfig;
 }
 
-function checkpointConfig(model: STMedFM, training?: Record<string, unknown>): CheckpointConfig {
-  return { format: CHECKPOINT_FORMAT, model: model.config, heads: [...model.heads], ...(model.peft ? { peft: model.peft } : {}), ...(training ? { training } : {}) };
+function checkpointConfig(model: STMedFM, training?: Record<string, unknown>, calibration?: Record<string, TaskCalibration>): CheckpointConfig {
+  return {
+    format: CHECKPOINT_FORMAT,
+    model: model.config,
+    heads: [...model.heads],
+    ...(model.peft ? { peft: model.peft } : {}),
+    ...(training ? { training } : {}),
+    ...(calibration && Object.keys(calibration).length ? { calibration } : {}),
+  };
 }
 
 function stateDict(model: STMedFM, store: ParamStore) {
   return new Map(model.specs().map((s) => [s.name, store.get(s.name)]));
 }
 
-export async function saveModel(path: string, model: STMedFM, store: ParamStore, training?: Record<string, unknown>): Promise<void> {
-  await saveCheckpoint(path, stateDict(model, store), checkpointConfig(model, training));
+export async function saveModel(path: string, model: STMedFM, store: ParamStore, training?: Record<string, unknown>, calibration?: Record<string, TaskCalibration>): Promise<void> {
+  await saveCheckpoint(path, stateDict(model, store), checkpointConfig(model, training, calibration));
 }
 
 /** `x.safetensors` -> `x.optim.safetensors`. */
@@ -61,6 +71,7 @@ export interface TrainingState {
   training: Record<string, unknown>;
   optimizerState: Record<string, Float32Array>;
   stepsDone: number;
+  calibration?: Record<string, TaskCalibration>;
 }
 
 /**
@@ -76,7 +87,7 @@ export function trainingPairFiles(path: string, s: TrainingState, extra: readonl
   return [
     ...extra,
     { path: optimizerPath(path), data: serializeSafetensors(optim, { ...pair, kind, steps_done: String(s.stepsDone) }) },
-    { path, data: serializeCheckpoint(stateDict(s.model, s.store), checkpointConfig(s.model, s.training), { metadata: pair }) },
+    { path, data: serializeCheckpoint(stateDict(s.model, s.store), checkpointConfig(s.model, s.training, s.calibration), { metadata: pair }) },
   ];
 }
 
@@ -169,6 +180,10 @@ export function modelOf(ck: Checkpoint, path: string): LoadedModel {
   const bad = firstNonFinite(ck.tensors);
   if (bad) {
     throw new UserError(`${path}: tensor ${bad.name} has ${bad.count} ${bad.kind} value${bad.count > 1 ? 's' : ''}; the checkpoint is unusable (did its training diverge?)`);
+  }
+  for (const [task, c] of Object.entries(cfg.calibration ?? {})) {
+    const parsed = parseCalibration(c);
+    if (typeof parsed === 'string') throw new UserError(`${path}: the stored calibration of ${task} is unusable: ${parsed}`);
   }
   return { model, store, config: cfg as CheckpointConfig };
 }

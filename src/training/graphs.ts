@@ -85,14 +85,20 @@ export function buildLossGraph(model: STMedFM, store: ParamStore, trainable: Rea
   return { graph, binder, loss, taskLosses, logits, inputNames };
 }
 
-/** Inference graph of one task: x [batch, ...] -> logits and probabilities (softmax, or sigmoid per label for a multi-label head), all weights as initializers. */
-export function buildForwardGraph(model: STMedFM, store: ParamStore, task: string, batch: number | string = 'batch'): { graph: Graph; input: string } {
+/**
+ * Inference graph of one task: x [batch, ...] -> logits and probabilities (softmax, or sigmoid per
+ * label for a multi-label head), all weights as initializers. With a `temperature` T the
+ * probabilities are those of logits / T (calibrated); the logits output stays raw.
+ */
+export function buildForwardGraph(model: STMedFM, store: ParamStore, task: string, batch: number | string = 'batch', temperature?: number): { graph: Graph; input: string } {
+  if (temperature !== undefined && !(temperature > 0 && Number.isFinite(temperature))) throw new Error(`buildForwardGraph: temperature must be a positive number, got ${temperature}`);
   const graph = new Graph(`stmedfm_${task}`);
   const binder = new ParamBinder(graph, store);
   const m = model.head(task).modality;
   const x = graph.input('x', 'float', [batch, ...inputShape(model, m)]);
   const logits = model.logits(binder, x, task);
   graph.output('logits', logits);
-  graph.output('probabilities', model.head(task).multiLabel ? op.sigmoid(logits) : op.softmax(logits, -1));
+  const scaled = temperature === undefined ? logits : op.div(logits, temperature);
+  graph.output('probabilities', model.head(task).multiLabel ? op.sigmoid(scaled) : op.softmax(scaled, -1));
   return { graph, input: 'x' };
 }

@@ -3,13 +3,14 @@
  * the five methods, and evaluation. The CLI and `reproduce` are thin layers over these.
  */
 import { type DataSourceOptions, type TaskData, type TaskSplit, checkEvalLabels, checkTrainLabels, classWeights, loadTask, selectShots, splitClassIds } from '../data/index.js';
-import { evaluateAll, evaluateMultilabel, temperatureScaling } from '../evaluation/index.js';
+import { applyTemperature, evaluateAll, evaluateMultilabel, temperatureScaling } from '../evaluation/index.js';
 import { INFERENCE_BATCH, Predictor } from '../inference/predictor.js';
-import { type ModelConfig, STMEDFM_TINY } from '../model/config.js';
+import { type ModelConfig, STMEDFM_TINY, type TaskHead } from '../model/config.js';
 import { ParamStore } from '../model/params.js';
 import { DEFAULT_ADAPTER, DEFAULT_LORA, type AdapterConfig, type LoraConfig } from '../model/peft.js';
 import { type Method, METHODS, STMedFM, countParams } from '../model/stmedfm.js';
 import { type LoadedModel, type ResumePoint, type TrainingState, loadResumePoint } from './checkpoint.js';
+import { type TaskCalibration, atSearchBound, calibrationFromLogits, storedTemperature, whyNotCalibrated } from './calibration.js';
 import { UserError } from './errors.js';
 import { DEFAULT_BATCH, DEFAULT_FINETUNE_STEPS, taskHead } from './tasks.js';
 import { DEFAULT_OPTIM, type OptimOptions, type StepLog, type TaskStream, type TrainResult, train } from './trainer.js';
@@ -91,7 +92,7 @@ export interface TrainedModel extends LoadedModel {
 
 /** What `saveTrainingPair` writes for a trained (or interrupted) run. */
 export function trainingState(t: TrainedModel): TrainingState {
-  return { model: t.model, store: t.store, training: t.training, optimizerState: t.result.optimizerState, stepsDone: t.result.stepsDone };
+  return { model: t.model, store: t.store, training: t.training, optimizerState: t.result.optimizerState, stepsDone: t.result.stepsDone, ...(t.config.calibration ? { calibration: t.config.calibration } : {}) };
 }
 
 export async function pretrain(o: PretrainOptions): Promise<TrainedModel> {
@@ -216,7 +217,38 @@ export async function finetune(o: FinetuneOptions): Promise<TrainedModel> {
   result.warnings.unshift(...warnings);
   // Only this task's head is trained with the new weights; other heads kept from --from are stale.
   const training = { ...identity, steps, stepsDone: result.stepsDone, trainable_params: countParams(trainable), trained_heads: [head.name] };
-  return { model, store: result.store, config: { format: 'stmedfm/1', model: model.config, heads: [...model.heads], ...(model.peft ? { peft: model.peft } : {}), training }, result, training };
+  const calibration = await finetuneCalibration(model, result, head, data.val, o);
+  return {
+    model,
+    store: result.store,
+    config: { format: 'stmedfm/1', model: model.config, heads: [...model.heads], ...(model.peft ? { peft: model.peft } : {}), training, ...(calibration ? { calibration } : {}) },
+    result,
+    training,
+  };
+}
+
+/**
+ * The calibration a finished fine-tuning run stores: this task's temperature, fitted on val. Heads
+ * kept from --from get none (their calibration was for other weights). An interrupted run fits
+ * nothing. An empty val split was already warned about above, so only other reasons are added.
+ */
+async function finetuneCalibration(model: STMedFM, result: TrainResult, head: TaskHead, val: TaskSplit, o: FinetuneOptions): Promise<Record<string, TaskCalibration> | undefined> {
+  if (result.interrupted) return undefined;
+  const why = whyNotCalibrated(head, val);
+  if (why) {
+    if (val.n > 0) result.warnings.push(why);
+    return undefined;
+  }
+  const predictor = await Predictor.create(model, result.store, head.name, { threads: o.threads, batch: Math.min(INFERENCE_BATCH[head.modality], val.n) });
+  let fit;
+  try {
+    const out = await predictor.runSplit(val);
+    fit = calibrationFromLogits(out.logits, out.labels, out.classes);
+  } finally {
+    await predictor.release();
+  }
+  if (fit.warning) result.warnings.push(fit.warning);
+  return { [head.name]: fit.calibration };
 }
 
 export interface EvaluateOptions {
@@ -226,8 +258,13 @@ export interface EvaluateOptions {
   threads?: number;
   batchSize?: number;
   loaded?: ReadonlyMap<string, TaskData>;
-  /** Also fit a temperature on val and report metrics after scaling. */
+  /**
+   * Also report metrics after temperature scaling: with the temperature stored in the checkpoint
+   * for this task (fitted on val by `finetune`), or, when it has none, one fitted on val here.
+   */
   temperature?: boolean;
+  /** Fit the temperature on val even when the checkpoint stores one (needs `temperature`). */
+  fitTemperature?: boolean;
 }
 
 export interface EvaluationResult {
@@ -252,7 +289,7 @@ export interface EvaluationResult {
    */
   multi_label?: boolean;
   per_label_ece?: number[];
-  temperature?: { t: number; ece: number; brier: number; nll: number; acc: number; auroc: number; at_bound: boolean };
+  temperature?: { t: number; ece: number; brier: number; nll: number; acc: number; auroc: number; at_bound: boolean; source: 'checkpoint' | 'fitted on val' };
   /** Raw outputs for plots (not printed by the CLI). */
   probs: Float32Array;
   logits: Float32Array;
@@ -263,7 +300,8 @@ export async function evaluate(m: LoadedModel, o: EvaluateOptions): Promise<Eval
   const head = m.model.head(taskHead(o.task).name);
   const data = o.loaded?.get(head.name) ?? loadTask(head.name, o.data ?? {});
   nonEmpty(data[o.split], 'nothing to evaluate; use another --split or a file with samples in it');
-  const withTemperature = o.temperature && o.split !== 'val';
+  const stored = o.temperature && !o.fitTemperature && !head.multiLabel ? storedTemperature(m.config, head.name) : undefined;
+  const withTemperature = o.temperature && stored === undefined && o.split !== 'val' && !head.multiLabel;
   if (withTemperature) nonEmpty(data.val, 'temperature scaling is fitted on val; pass --no-temperature to skip it');
   // The graph has a fixed batch and pads the last piece: a batch above the largest split only adds padding.
   const largest = Math.max(data[o.split].n, withTemperature ? data.val.n : 0);
@@ -312,10 +350,14 @@ export async function evaluate(m: LoadedModel, o: EvaluateOptions): Promise<Eval
       logits: out.logits,
       labels: out.labels,
     };
-    if (withTemperature) {
+    if (stored !== undefined) {
+      const after = evaluateAll({ logits: { shape, data: applyTemperature({ shape, data: out.logits }, stored) } }, out.labels);
+      res.temperature = { t: stored, ece: after.ece, brier: after.brier, nll: after.nll, acc: after.acc, auroc: after.auroc, at_bound: atSearchBound(stored), source: 'checkpoint' };
+      if (res.temperature.at_bound) res.warnings.push(`the checkpoint's temperature for ${head.name} (T = ${stored}) is at its search bound: the calibrated probabilities are not a meaningful calibration`);
+    } else if (withTemperature) {
       const val = await predictor.runSplit(data.val);
       const ts = temperatureScaling({ logits: { shape: [val.n, val.classes], data: val.logits }, labels: val.labels }, { logits: { shape, data: out.logits }, labels: out.labels });
-      res.temperature = { t: ts.fit.temperature, ece: ts.after.ece, brier: ts.after.brier, nll: ts.after.nll, acc: ts.after.acc, auroc: ts.after.auroc, at_bound: ts.fit.atBound };
+      res.temperature = { t: ts.fit.temperature, ece: ts.after.ece, brier: ts.after.brier, nll: ts.after.nll, acc: ts.after.acc, auroc: ts.after.auroc, at_bound: ts.fit.atBound, source: 'fitted on val' };
       if (ts.warning) res.warnings.push(ts.warning);
     }
     return res;

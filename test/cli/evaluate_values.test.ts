@@ -42,10 +42,12 @@ describe('evaluate --json values', () => {
       const data = loadTask('bloodmnist', { dataDir: dir })[split];
       const npy = join(dir, `${split}.npy`);
       writeNpyFile(npy, npyArray('uint8', [data.n, ...data.imageShape], data.images));
-      const pr = runCli(['predict', '--checkpoint', ckpt(), '--task', 'bloodmnist', '--input', npy, '--json']);
+      // Raw probabilities for the raw metrics; the checkpoint's calibrated ones for the temperature-scaled metrics.
+      const pr = runCli(['predict', '--checkpoint', ckpt(), '--task', 'bloodmnist', '--input', npy, '--json', '--no-calibration']);
       expect(pr.code, pr.stderr).toBe(0);
       const probs = JSON.parse(pr.stdout).probabilities as number[][];
       expect(probs).toHaveLength(data.n);
+      const calibrated = JSON.parse(runCli(['predict', '--checkpoint', ckpt(), '--task', 'bloodmnist', '--input', npy, '--json']).stdout).probabilities as number[][];
       const y = Array.from(data.labels);
 
       const ev = runCli(['evaluate', '--checkpoint', ckpt(), '--data-dir', dir, '--task', 'bloodmnist', '--split', split, '--json']);
@@ -64,8 +66,10 @@ describe('evaluate --json values', () => {
       const present = [...new Set(y)];
       const auroc = present.reduce((s, c) => s + pairAuroc(probs.map((r) => r[c]!), y.map((l) => l === c)), 0) / present.length;
       expect(m.auroc).toBeCloseTo(auroc, 3);
-      // Temperature scaling never changes the argmax.
-      if (split === 'test') expect(m.temperature_scaled.acc).toBe(m.acc);
+      // Temperature scaling never changes the argmax; its NLL is that of predict's calibrated probabilities.
+      expect(m.temperature_scaled.source).toBe('checkpoint');
+      expect(m.temperature_scaled.acc).toBe(m.acc);
+      expect(m.temperature_scaled.nll).toBeCloseTo(calibrated.reduce((s, r, i) => s - Math.log(r[y[i]!]!), 0) / data.n, 4);
     });
   }
 });

@@ -26,10 +26,11 @@ export function registerEvaluate(program: Command): void {
     .option('--data <name=file>', 'use FILE for task NAME (repeatable)', collect, [])
     .addOption(threadsOption())
     .option('--batch <n>', 'evaluation batch size (default 256 for 2D, 32 for 3D; capped at the split size; above 1024/128 it gets slower)', int('--batch', 1))
-    .option('--no-temperature', 'skip temperature scaling (fitted on val)')
+    .option('--no-temperature', 'report raw metrics only (no temperature scaling)')
+    .option('--fit-temperature', "fit the temperature on val here even when the checkpoint stores one (default: the checkpoint's, fitted on val by finetune; fitted here only when it has none)")
     .option('--json', 'print JSON on stdout')
     .action(
-      action(async (o: { checkpoint: string; task: string; split: string; dataDir?: string; data: string[]; threads: number; batch?: number; temperature: boolean; json?: boolean }) => {
+      action(async (o: { checkpoint: string; task: string; split: string; dataDir?: string; data: string[]; threads: number; batch?: number; temperature: boolean; fitTemperature?: boolean; json?: boolean }) => {
         if (!['train', 'val', 'test'].includes(o.split)) throw new UserError(`--split must be train, val or test, got '${o.split}'`);
         checkThreads(o.threads);
         warnUnusedData(o.data, [o.task]);
@@ -42,7 +43,7 @@ export function registerEvaluate(program: Command): void {
           const stale = untrainedHeadWarning(m, o.checkpoint, head.name);
           if (stale) warn(stale);
         }
-        const r = await evaluate(m, { task: o.task, split: o.split as 'test', data: dataOptions(o), threads: o.threads, batchSize: o.batch, temperature: o.temperature });
+        const r = await evaluate(m, { task: o.task, split: o.split as 'test', data: dataOptions(o), threads: o.threads, batchSize: o.batch, temperature: o.temperature, fitTemperature: o.fitTemperature });
         // Everything but the raw arrays (probs, logits, labels), which are for plots.
         const { probs: _p, logits: _l, labels: _y, auroc_skipped, temperature, ...metrics } = r;
         const out = {
@@ -59,7 +60,10 @@ export function registerEvaluate(program: Command): void {
           if (r.multi_label && r.per_label_ece) {
             process.stdout.write(`  multi-label: acc over all labels at p > 0.5, auroc the mean over labels; per-label ece ${r.per_label_ece.map((e) => e.toFixed(3)).join(' ')}\n`);
           }
-          if (r.temperature) process.stdout.write(`  after temperature scaling (T=${r.temperature.t.toFixed(3)}, fitted on val): ece ${f(r.temperature.ece)}  brier ${f(r.temperature.brier)}  nll ${f(r.temperature.nll)}\n`);
+          if (r.temperature) {
+            const src = r.temperature.source === 'checkpoint' ? "the checkpoint's, fitted on val by finetune" : 'fitted on val';
+            process.stdout.write(`  after temperature scaling (T=${r.temperature.t.toFixed(3)}, ${src}${r.temperature.at_bound ? ', at its search bound' : ''}): ece ${f(r.temperature.ece)}  brier ${f(r.temperature.brier)}  nll ${f(r.temperature.nll)}\n`);
+          }
         }
       }),
     );

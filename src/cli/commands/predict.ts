@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { getDataset, type Split } from '../../data/index.js';
 import { readPredictInputs } from '../../inference/input.js';
 import { Predictor } from '../../inference/predictor.js';
+import { storedTemperature } from '../../training/calibration.js';
 import { loadModel } from '../../training/checkpoint.js';
 import { UserError } from '../../training/errors.js';
 import { action, checkThreads, printJson, threadsOption } from '../common.js';
@@ -28,9 +29,10 @@ export function registerPredict(program: Command): void {
     .option('--path-col <c>', 'manifest input: path column')
     .option('--path-template <t>', "manifest input: path template, e.g. 'images/{image_id}.jpg'")
     .addOption(threadsOption())
-    .option('--json', 'print JSON on stdout: {inputs, probabilities, labels, class_names}')
+    .option('--no-calibration', "raw probabilities: ignore the temperature the checkpoint stores for the task (default: softmax(logits / T) when it stores one)")
+    .option('--json', 'print JSON on stdout: {inputs, probabilities, labels, class_names, calibrated, temperature, threads}')
     .action(
-      action(async (o: { checkpoint: string; task: string; input: string; split?: string; preprocessing?: string; root?: string; pathCol?: string; pathTemplate?: string; threads: number; json?: boolean }) => {
+      action(async (o: { checkpoint: string; task: string; input: string; split?: string; preprocessing?: string; root?: string; pathCol?: string; pathTemplate?: string; threads: number; calibration: boolean; json?: boolean }) => {
         checkThreads(o.threads);
         if (o.split !== undefined && !['train', 'val', 'test'].includes(o.split)) throw new UserError(`--split ${o.split}: use train, val or test`);
         let info;
@@ -49,12 +51,14 @@ export function registerPredict(program: Command): void {
           ...(o.pathTemplate ? { pathTemplate: o.pathTemplate } : {}),
         });
         for (const w of x.notes) process.stderr.write(`stmedfm: note: ${w}\n`);
-        const p = await Predictor.create(m.model, m.store, info.name, { threads: o.threads });
+        const temperature = o.calibration ? storedTemperature(m.config, info.name) : undefined;
+        if (temperature !== undefined && !o.json) process.stderr.write(`stmedfm: note: probabilities calibrated with the checkpoint's temperature T = ${temperature.toFixed(4)} (fitted on val); --no-calibration for raw ones\n`);
+        const p = await Predictor.create(m.model, m.store, info.name, { threads: o.threads, ...(temperature !== undefined ? { temperature } : {}) });
         const r = await p.run(x.data, x.n);
         await p.release();
         const rows = Array.from({ length: r.n }, (_, i) => Array.from(r.probs.subarray(i * r.classes, (i + 1) * r.classes)));
         const labels = rows.map((row) => row.reduce((best, v, c) => (v > row[best]! ? c : best), 0));
-        if (o.json) printJson({ inputs: x.inputs, probabilities: rows, labels, class_names: info.labels, threads: o.threads });
+        if (o.json) printJson({ inputs: x.inputs, probabilities: rows, labels, class_names: info.labels, calibrated: temperature !== undefined, temperature: temperature ?? null, threads: o.threads });
         else {
           process.stdout.write(`${['input', 'predicted', ...info.labels.map((l) => `p_${l}`)].map(csvCell).join(',')}\n`);
           rows.forEach((row, i) => process.stdout.write(`${[csvCell(x.inputs[i]!), csvCell(info.labels[labels[i]!]!), ...row.map((v) => v.toFixed(6))].join(',')}\n`));
