@@ -44,9 +44,16 @@ export function defaultDataDir(): string {
   return join(packageRoot(), 'data', 'demo');
 }
 
-/** Defines the `--data NAME=FILE` tasks of your own (see training/task_from_data.ts); says what it inferred. */
+const dataNotes: string[] = [];
+
+/** Defines the `--data NAME=FILE` tasks of your own (see training/task_from_data.ts). */
 export function useDataTasks(data: readonly string[] | undefined): void {
-  for (const note of defineTasksFromData(data ?? [])) process.stderr.write(`stmedfm: note: ${note}\n`);
+  dataNotes.push(...defineTasksFromData(data ?? []));
+}
+
+/** Says what was inferred about tasks of your own (training commands, once their checks passed). */
+export function printDataNotes(): void {
+  for (const note of dataNotes.splice(0)) process.stderr.write(`stmedfm: note: ${note}\n`);
 }
 
 export function dataOptions(o: { dataDir?: string; data?: string[] }): DataSourceOptions {

@@ -16,7 +16,7 @@ import type { StepLog } from '../../training/trainer.js';
 import { finetune, pretrain, trainingState, type TrainedModel } from '../../training/workflows.js';
 import { adapterFiles } from '../adapter_files.js';
 import { startingPoint } from '../backbone.js';
-import { INTERRUPT_EXIT, action, checkThreads, collect, dataOptions, int, interruptFlag, list, num, printJson, stepReporter, warn, warnUnusedData } from '../common.js';
+import { INTERRUPT_EXIT, action, checkThreads, collect, dataOptions, int, interruptFlag, list, num, printDataNotes, printJson, stepReporter, warn, warnUnusedData } from '../common.js';
 import { type NamedInput, type PlannedOutput, checkOutputs } from '../outputs.js';
 
 interface CommonOpts {
@@ -213,6 +213,7 @@ export function registerTrain(program: Command): void {
       checkOutputs(plannedOutputs(o), [...dataInputs(o, o.tasks), ...checkpointInputs('--resume', o.resume)], {
         bytesNeeded: bytesNeeded(paramBytes(config ?? STMEDFM_TINY, o.tasks)),
       });
+      if (!o.quiet) printDataNotes();
       const hooks = stepHooks('pretrain', o);
       try {
         const t = await pretrain({
@@ -289,7 +290,10 @@ export function registerTrain(program: Command): void {
         });
         const from = o.from ? await loadModel(o.from) : undefined;
         if (from) useCheckpointTasks(from, `--from ${o.from}`, o.task);
-        if (!o.quiet) process.stderr.write(`finetune: ${start.note}\n`);
+        if (!o.quiet) {
+          printDataNotes();
+          process.stderr.write(`finetune: ${start.note}\n`);
+        }
         const label = `finetune ${o.task} ${o.method}`;
         const hooks = stepHooks(label, o);
         try {
