@@ -134,6 +134,18 @@ describe('a task of your own, end to end', () => {
   }, 60_000);
 });
 
+describe('reproduce', () => {
+  it('runs the protocol on a task of your own', () => {
+    const out = f('rep');
+    const r = runCli(['reproduce', '--tasks', 'cells', '--data', `cells=${f('cells.npz')}`, '--methods', 'scratch,lora', '--seeds', '0', '--pretrain-steps', '2', '--steps-2d', '2', '--batch-2d', '16', '--jobs', '1', '--threads', '1', '--out', out]);
+    expect(r.code).toBe(0);
+    const rows = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as unknown;
+    const text = JSON.stringify(rows);
+    expect(text).toMatch(/"task":"cells"/);
+    expect(readFileSync(join(out, 'report.md'), 'utf8')).toMatch(/\| cells \| lora \|/);
+  }, 120_000);
+});
+
 describe('finetune --from', () => {
   async function tensor(path: string, name: string): Promise<Float32Array> {
     const t = (await loadSafetensors(path)).tensors.get(name)!;
