@@ -29,5 +29,8 @@ export function adapterSpec(model: STMedFM, task: string, baseModel: string | nu
 export function adapterFiles(t: { model: STMedFM; store: ParamStore; config?: { calibration?: Record<string, TaskCalibration> } }, dir: string, task: string, baseModel?: string): GroupFile[] {
   const names = [...t.model.peftSpecs(), ...t.model.headSpecs(task)].map((s) => s.name);
   const tensors = new Map(names.map((n) => [n, t.store.get(n)]));
-  return peftAdapterFiles(dir, adapterSpec(t.model, task, baseModel ?? null, t.config?.calibration?.[task]), tensors);
+  // The head's class names travel with the adapter (a task of your own has no registry entry).
+  const head = t.model.head(task);
+  const metadata = { stmedfm_task: task, ...(head.classNames ? { stmedfm_class_names: JSON.stringify(head.classNames) } : {}) };
+  return peftAdapterFiles(dir, adapterSpec(t.model, task, baseModel ?? null, t.config?.calibration?.[task]), tensors, { metadata });
 }

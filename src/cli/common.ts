@@ -7,6 +7,7 @@ import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option } from 'commander';
 import { getDataset, parseDataOverrides, type DataSourceOptions } from '../data/index.js';
 import { UserError } from '../training/errors.js';
+import { defineTasksFromData } from '../training/task_from_data.js';
 import type { StepLog } from '../training/trainer.js';
 import { diskErrorMessage } from './outputs.js';
 
@@ -43,7 +44,20 @@ export function defaultDataDir(): string {
   return join(packageRoot(), 'data', 'demo');
 }
 
+const dataNotes: string[] = [];
+
+/** Defines the `--data NAME=FILE` tasks of your own (see training/task_from_data.ts). */
+export function useDataTasks(data: readonly string[] | undefined): void {
+  dataNotes.push(...defineTasksFromData(data ?? []));
+}
+
+/** Says what was inferred about tasks of your own (training commands, once their checks passed). */
+export function printDataNotes(): void {
+  for (const note of dataNotes.splice(0)) process.stderr.write(`stmedfm: note: ${note}\n`);
+}
+
 export function dataOptions(o: { dataDir?: string; data?: string[] }): DataSourceOptions {
+  useDataTasks(o.data);
   const dataDir = o.dataDir ?? defaultDataDir();
   if (o.dataDir && !existsSync(o.dataDir)) throw new UserError(`--data-dir ${o.dataDir}: no such folder`);
   return { dataDir, files: parseDataOverrides(o.data ?? []) };
@@ -169,6 +183,7 @@ export function checkThreads(threads: number): void {
 
 /** `--data NAME=FILE` entries for tasks the command does not use are a likely mistake: say so. */
 export function warnUnusedData(data: readonly string[] | undefined, used: readonly string[]): void {
+  useDataTasks(data);
   const files = parseDataOverrides(data ?? []);
   const usedNames = new Set<string>(used.map((t) => getDataset(t).name));
   for (const [task, file] of Object.entries(files)) {

@@ -9,3 +9,4 @@ export * from './synth.js';
 export * from './fetch.js';
 export * from './info.js';
 export * from './label_checks.js';
+export * from './custom_task.js';

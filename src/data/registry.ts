@@ -355,13 +355,37 @@ function editDistance(a: string, b: string): number {
   return d[b.length]!;
 }
 
+/**
+ * Tasks defined at run time from a data file's own metadata or a checkpoint's head (see
+ * data/custom_task.ts): they are looked up like registry tasks, so every command takes them.
+ */
+const CUSTOM_TASKS = new Map<string, DatasetInfo>();
+
+/** Adds (or replaces) a task that is not in the registry; registry names are refused. */
+export function registerCustomTask(info: DatasetInfo): void {
+  if (isDatasetName(info.name)) throw new DataError(`'${info.name}' is a MedMNIST registry task; it cannot be redefined`);
+  CUSTOM_TASKS.set(info.name, Object.freeze({ ...info }));
+}
+
+/** The task defined at run time under `name`, if any. */
+export function customTask(name: string): DatasetInfo | undefined {
+  return CUSTOM_TASKS.get(name.toLowerCase());
+}
+
+/** Forgets the tasks defined at run time (tests). */
+export function clearCustomTasks(): void {
+  CUSTOM_TASKS.clear();
+}
+
 /** Looks a dataset up by name (case-insensitive); unknown names get a suggestion. */
 export function getDataset(name: string): DatasetInfo {
   const key = name.toLowerCase();
   if (isDatasetName(key)) return DATASETS[key];
+  const custom = CUSTOM_TASKS.get(key);
+  if (custom) return custom;
   const best = DATASET_NAMES.map((n) => [n, editDistance(key, n)] as const).sort((x, y) => x[1] - y[1])[0]!;
   const guess = best[1] <= 3 ? ` Did you mean '${best[0]}'?` : '';
-  throw new DataError(`unknown MedMNIST dataset '${name}'.${guess} Known: ${DATASET_NAMES.join(', ')}`);
+  throw new DataError(`unknown MedMNIST dataset '${name}'.${guess} Known: ${DATASET_NAMES.join(', ')}; a task of your own needs its file: --data ${key}=FILE.npz (e.g. from \`stmedfm data import\`)`);
 }
 
 /** Number of outputs of the task: classes, or labels for the multi-label task. */

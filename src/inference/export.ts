@@ -45,9 +45,11 @@ export async function exportOnnx(model: STMedFM, store: ParamStore, task: string
   const { graph } = buildForwardGraph(merged.model, merged.store, task, 'batch', t);
   const info = getDataset(task);
   const x = graph.findInput('x')!;
+  // A task of your own names its classes in its head (the registry does not know it).
+  const labels = merged.model.head(task).classNames ?? info.labels;
   const metadata = {
     'stmedfm.task': task,
-    'stmedfm.labels': JSON.stringify(info.labels),
+    'stmedfm.labels': JSON.stringify(labels),
     'stmedfm.input': JSON.stringify({ name: 'x', shape: x.shape, layout: info.dim === 3 ? 'NCDHW' : 'NCHW' }),
     'stmedfm.preprocessing': JSON.stringify({
       steps: ['uint8 pixels', 'x / 255', '(x - 0.5) / 0.5', ...(info.dim === 2 && info.channels === 1 ? ['repeat grayscale to 3 channels'] : []), 'HWC -> CHW'],
@@ -60,5 +62,5 @@ export async function exportOnnx(model: STMedFM, store: ParamStore, task: string
   };
   // One atomic write (missing folders created, removed again if the write fails).
   await writeFileGroupAtomic([{ path, data: toOnnxModel(graph, { precision: 'float32', metadata }) }]);
-  return { task, labels: info.labels, inputShape: [...x.shape], temperature: t ?? null };
+  return { task, labels, inputShape: [...x.shape], temperature: t ?? null };
 }

@@ -66,6 +66,13 @@ export interface TaskHead {
   modality: Modality;
   /** Independent binary labels (ChestMNIST): sigmoid outputs and binary cross-entropy. */
   multiLabel?: boolean;
+  /**
+   * Class (or label) names of a task defined by its own data file rather than the MedMNIST
+   * registry, so a checkpoint alone can name its predictions.
+   */
+  classNames?: string[];
+  /** Input colour of such a 2D task (1 grayscale, 3 RGB), so a checkpoint alone can preprocess images. */
+  channels?: 1 | 3;
 }
 
 export function tokensPerSample(cfg: ModelConfig, modality: Modality): number {

@@ -1,5 +1,5 @@
 /** From MedMNIST registry entries to model task heads (the model layer knows nothing of files). */
-import { type DatasetInfo, getDataset, isMultiLabel, numClasses } from '../data/index.js';
+import { type DatasetInfo, customTask, getDataset, isMultiLabel, numClasses } from '../data/index.js';
 import type { TaskHead } from '../model/config.js';
 import { UserError } from './errors.js';
 
@@ -12,8 +12,10 @@ export function taskHead(name: string): TaskHead {
   }
   const modality = info.dim === 3 ? '3d' : '2d';
   // Multi-label (ChestMNIST): one sigmoid output per label, trained with binary cross-entropy.
-  if (isMultiLabel(info)) return { name: info.name, numClasses: info.labels.length, modality, multiLabel: true };
-  return { name: info.name, numClasses: numClasses(info), modality };
+  // A task defined by its own file carries its class names and colour into checkpoints.
+  const own = customTask(info.name) ? { classNames: [...info.labels], ...(info.dim === 2 ? { channels: info.channels } : {}) } : {};
+  if (isMultiLabel(info)) return { name: info.name, numClasses: info.labels.length, modality, multiLabel: true, ...own };
+  return { name: info.name, numClasses: numClasses(info), modality, ...own };
 }
 
 /** The SPEC's defaults per modality. */

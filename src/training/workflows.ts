@@ -12,6 +12,7 @@ import { type Method, METHODS, STMedFM, countParams } from '../model/stmedfm.js'
 import { type LoadedModel, type ResumePoint, type TrainingState, loadResumePoint } from './checkpoint.js';
 import { type TaskCalibration, atSearchBound, calibrationFromLogits, storedTemperature, whyNotCalibrated } from './calibration.js';
 import { UserError } from './errors.js';
+import { checkHeadFits } from './task_from_data.js';
 import { DEFAULT_BATCH, DEFAULT_FINETUNE_STEPS, taskHead } from './tasks.js';
 import { DEFAULT_OPTIM, type OptimOptions, type StepLog, type TaskStream, type TrainResult, train } from './trainer.js';
 
@@ -163,9 +164,7 @@ export async function finetune(o: FinetuneOptions): Promise<TrainedModel> {
     const base = o.from!;
     if (base.model.peft) throw new UserError(`--from checkpoint already carries a ${base.model.peft.kind} config; fine-tune from a plain (pretrained or fully fine-tuned) checkpoint`);
     const known = base.model.headsByName.get(head.name);
-    if (known && (known.numClasses !== head.numClasses || known.modality !== head.modality || !!known.multiLabel !== !!head.multiLabel)) {
-      throw new UserError(`--from checkpoint has a head '${head.name}' with ${known.numClasses} classes, but the task has ${head.numClasses}`);
-    }
+    if (known) checkHeadFits(known, head, '--from checkpoint');
     const heads = known ? [...base.model.heads] : [...base.model.heads, head];
     const peft = o.method === 'lora' ? { ...DEFAULT_LORA, ...o.lora } : o.method === 'adapter' ? { ...DEFAULT_ADAPTER, ...o.adapter } : undefined;
     model = new STMedFM(base.model.config, heads, peft);

@@ -190,7 +190,8 @@ describe('bad input: one clear line, exit 2, nothing partial written', () => {
     const d = mkdtempSync(join(tmpdir(), 'bad-'));
     expectCleanFailure(runCli(['finetune', '--data-dir', dir, '--task', 'pathmnis', '--method', 'scratch', '--out', join(d, 'o.safetensors')]), /unknown MedMNIST dataset 'pathmnis'.*pathmnist/);
     expectCleanFailure(runCli(['finetune', '--data-dir', dir, '--task', 'pathmnist', '--method', 'prompt', '--out', join(d, 'o.safetensors')]), /unknown --method 'prompt'/);
-    expectCleanFailure(runCli(['finetune', '--data-dir', dir, '--task', 'pathmnist', '--method', 'lora', '--out', join(d, 'o.safetensors')]), /--from/);
+    // Without --from, lora starts from the packaged backbone (test/cli/custom_task.test.ts); --from none is refused.
+    expectCleanFailure(runCli(['finetune', '--data-dir', dir, '--task', 'pathmnist', '--method', 'lora', '--from', 'none', '--out', join(d, 'o.safetensors')]), /--from none/);
     expectCleanFailure(runCli(['evaluate', '--checkpoint', join(dir, 'ft-lora.safetensors'), '--data-dir', dir, '--task', 'bloodmnist']), /unknown task 'bloodmnist' for this model/);
     expectNoLeftovers(d, []);
   });

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { loadModel, untrainedHeadWarning } from '../../training/checkpoint.js';
 import { UserError } from '../../training/errors.js';
+import { useCheckpointTasks } from '../../training/task_from_data.js';
 import { taskHead } from '../../training/tasks.js';
 import { evaluate } from '../../training/workflows.js';
 import { formatMetric } from '../../evaluation/metrics.js';
@@ -20,7 +21,7 @@ export function registerEvaluate(program: Command): void {
     .command('evaluate')
     .description('accuracy, macro AUROC, ECE, classwise ECE, Brier and NLL of a checkpoint on a split')
     .requiredOption('--checkpoint <file>', 'checkpoint (.safetensors)')
-    .requiredOption('--task <name>', 'task whose head to evaluate')
+    .requiredOption('--task <name>', 'task whose head to evaluate (a task of your own: give its file with --data NAME=FILE)')
     .option('--split <s>', 'train, val or test', 'test')
     .option('--data-dir <dir>', 'folder with MedMNIST files (default: the built-in demo pack)')
     .option('--data <name=file>', 'use FILE for task NAME (repeatable)', collect, [])
@@ -39,6 +40,7 @@ export function registerEvaluate(program: Command): void {
           warn(`--batch ${o.batch} is very large for ${head.modality.toUpperCase()} (above ${LARGE_EVAL_BATCH[head.modality]}): evaluation gets slower (several times, measured) and needs more memory; the default is ${head.modality === '2d' ? 256 : 32}`);
         }
         const m = await loadModel(o.checkpoint);
+        useCheckpointTasks(m, o.checkpoint, head.name);
         if (m.model.headsByName.has(head.name)) {
           const stale = untrainedHeadWarning(m, o.checkpoint, head.name);
           if (stale) warn(stale);

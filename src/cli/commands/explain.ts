@@ -8,6 +8,7 @@ import { readInput } from '../../inference/input.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { loadModel } from '../../training/checkpoint.js';
 import { UserError } from '../../training/errors.js';
+import { useCheckpointTasks } from '../../training/task_from_data.js';
 import { action, checkThreads, int, printJson, threadsOption } from '../common.js';
 
 interface ExplainOptions {
@@ -51,6 +52,9 @@ export function registerExplain(program: Command): void {
         checkThreads(o.threads);
         if (!o.out.toLowerCase().endsWith('.png')) throw new UserError(`--out ${o.out}: use a .png file name`);
         if (!existsSync(dirname(resolve(o.out)))) throw new UserError(`--out ${o.out}: the folder ${dirname(o.out)} does not exist`);
+        const m = await loadModel(o.checkpoint);
+        // A task of your own is known from the checkpoint's head (its class names and colour).
+        useCheckpointTasks(m, o.checkpoint);
         let info;
         try {
           info = getDataset(o.task);
@@ -58,7 +62,6 @@ export function registerExplain(program: Command): void {
           throw new UserError((e as Error).message);
         }
         const classIndex = o.class === undefined ? undefined : resolveClass(o.class, info.labels, info.name);
-        const m = await loadModel(o.checkpoint);
         m.model.head(info.name);
         const x = readInput(o.input, info);
         for (const w of x.warnings) process.stderr.write(`stmedfm: warning: ${w}\n`);

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { exportOnnx } from '../../inference/export.js';
 import { storedTemperature } from '../../training/calibration.js';
 import { loadModel, untrainedHeadWarning } from '../../training/checkpoint.js';
+import { useCheckpointTasks } from '../../training/task_from_data.js';
 import { action, printJson, warn } from '../common.js';
 import { checkOutputs } from '../outputs.js';
 
@@ -19,6 +20,7 @@ export function registerExport(program: Command): void {
       action(async (o: { checkpoint: string; task: string; out: string; calibration: boolean; json?: boolean }) => {
         checkOutputs([{ flag: '--out', path: o.out, kind: 'onnx' }], [{ flag: '--checkpoint', path: o.checkpoint }]);
         const m = await loadModel(o.checkpoint);
+        useCheckpointTasks(m, o.checkpoint);
         m.model.head(o.task);
         const stale = untrainedHeadWarning(m, o.checkpoint, m.model.head(o.task).name);
         if (stale) warn(stale);

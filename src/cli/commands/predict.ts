@@ -6,6 +6,7 @@ import { Predictor } from '../../inference/predictor.js';
 import { storedTemperature } from '../../training/calibration.js';
 import { loadModel } from '../../training/checkpoint.js';
 import { UserError } from '../../training/errors.js';
+import { useCheckpointTasks } from '../../training/task_from_data.js';
 import { action, checkThreads, printJson, threadsOption } from '../common.js';
 
 function csvCell(s: string): string {
@@ -21,7 +22,7 @@ export function registerPredict(program: Command): void {
         'volumes reoriented to the OrganMNIST3D convention, HU-windowed and resized. One output row per input (CSV on stdout, or --json).',
     )
     .requiredOption('--checkpoint <file>', 'checkpoint (.safetensors)')
-    .requiredOption('--task <name>', 'task whose head to use')
+    .requiredOption('--task <name>', 'task whose head to use (a MedMNIST task, or a task of your own that the checkpoint was fine-tuned on)')
     .requiredOption('--input <path>', 'file, folder, manifest (.csv) or array file (.npy, .npz)')
     .option('--split <s>', '.npz input: predict one split (train, val, test; default all)')
     .option('--preprocessing <file.npz>', 'replay the preprocessing saved in a file written by `data import` (default: the task\'s standard one)')
@@ -35,14 +36,16 @@ export function registerPredict(program: Command): void {
       action(async (o: { checkpoint: string; task: string; input: string; split?: string; preprocessing?: string; root?: string; pathCol?: string; pathTemplate?: string; threads: number; calibration: boolean; json?: boolean }) => {
         checkThreads(o.threads);
         if (o.split !== undefined && !['train', 'val', 'test'].includes(o.split)) throw new UserError(`--split ${o.split}: use train, val or test`);
+        const m = await loadModel(o.checkpoint);
+        // A task of your own is known from the checkpoint's head (its class names and colour).
+        useCheckpointTasks(m, o.checkpoint);
         let info;
         try {
           info = getDataset(o.task);
         } catch (e) {
           throw new UserError((e as Error).message);
         }
-        const m = await loadModel(o.checkpoint);
-        m.model.head(info.name);
+        const classNames = m.model.head(info.name).classNames ?? info.labels;
         const x = await readPredictInputs(o.input, info, {
           ...(o.split ? { split: o.split as Split } : {}),
           ...(o.preprocessing ? { preprocessingFrom: o.preprocessing } : {}),
@@ -58,10 +61,10 @@ export function registerPredict(program: Command): void {
         await p.release();
         const rows = Array.from({ length: r.n }, (_, i) => Array.from(r.probs.subarray(i * r.classes, (i + 1) * r.classes)));
         const labels = rows.map((row) => row.reduce((best, v, c) => (v > row[best]! ? c : best), 0));
-        if (o.json) printJson({ inputs: x.inputs, probabilities: rows, labels, class_names: info.labels, calibrated: temperature !== undefined, temperature: temperature ?? null, threads: o.threads });
+        if (o.json) printJson({ inputs: x.inputs, probabilities: rows, labels, class_names: classNames, calibrated: temperature !== undefined, temperature: temperature ?? null, threads: o.threads });
         else {
-          process.stdout.write(`${['input', 'predicted', ...info.labels.map((l) => `p_${l}`)].map(csvCell).join(',')}\n`);
-          rows.forEach((row, i) => process.stdout.write(`${[csvCell(x.inputs[i]!), csvCell(info.labels[labels[i]!]!), ...row.map((v) => v.toFixed(6))].join(',')}\n`));
+          process.stdout.write(`${['input', 'predicted', ...classNames.map((l) => `p_${l}`)].map(csvCell).join(',')}\n`);
+          rows.forEach((row, i) => process.stdout.write(`${[csvCell(x.inputs[i]!), csvCell(classNames[labels[i]!]!), ...row.map((v) => v.toFixed(6))].join(',')}\n`));
         }
       }),
     );

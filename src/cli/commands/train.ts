@@ -10,11 +10,13 @@ import { METHODS, STMedFM, type Method } from '../../model/stmedfm.js';
 import type { LoraTarget } from '../../model/peft.js';
 import { loadModel, optimizerPath, partialPath, saveTrainingPair } from '../../training/checkpoint.js';
 import { UserError } from '../../training/errors.js';
+import { useCheckpointTasks } from '../../training/task_from_data.js';
 import { taskHead } from '../../training/tasks.js';
 import type { StepLog } from '../../training/trainer.js';
 import { finetune, pretrain, trainingState, type TrainedModel } from '../../training/workflows.js';
 import { adapterFiles } from '../adapter_files.js';
-import { INTERRUPT_EXIT, action, checkThreads, collect, dataOptions, int, interruptFlag, list, num, printJson, stepReporter, threadsOption, warn, warnUnusedData } from '../common.js';
+import { startingPoint } from '../backbone.js';
+import { INTERRUPT_EXIT, action, checkThreads, collect, dataOptions, int, interruptFlag, list, num, printDataNotes, printJson, stepReporter, threadsOption, warn, warnUnusedData } from '../common.js';
 import { type NamedInput, type PlannedOutput, checkOutputs } from '../outputs.js';
 
 interface CommonOpts {
@@ -222,6 +224,7 @@ export function registerTrain(program: Command): void {
       checkOutputs(plannedOutputs(o), [...dataInputs(o, o.tasks), ...checkpointInputs('--resume', o.resume)], {
         bytesNeeded: bytesNeeded(paramBytes(config ?? STMEDFM_TINY, o.tasks)),
       });
+      if (!o.quiet) printDataNotes();
       const hooks = stepHooks('pretrain', o);
       try {
         const t = await pretrain({
@@ -250,9 +253,9 @@ export function registerTrain(program: Command): void {
     program
       .command('finetune')
       .description('transfer to one task: scratch, scratch-weighted, full, lora or adapter')
-      .requiredOption('--task <name>', 'MedMNIST task, e.g. pathmnist')
+      .requiredOption('--task <name>', 'MedMNIST task (e.g. pathmnist), or a task of your own defined by --data NAME=FILE.npz (classes from the file)')
       .requiredOption('--method <m>', `one of ${METHODS.join(', ')}`)
-      .option('--from <file.safetensors>', 'pretrained checkpoint (required for full, lora, adapter; not allowed for scratch methods)')
+      .option('--from <file.safetensors|none>', 'checkpoint to start full/lora/adapter from (default: the packaged pretrained STMedFM-Tiny, data/pretrained/stmedfm-tiny.safetensors); `none` = random weights (full only: the same as scratch); not used by scratch methods')
       .option('--shots <k>', 'keep k training examples per class (few-shot)', int('--shots', 1))
       .option('--lora-r <n>', 'LoRA rank', int('--lora-r', 1))
       .option('--lora-alpha <x>', 'LoRA alpha', num('--lora-alpha'))
@@ -282,9 +285,10 @@ export function registerTrain(program: Command): void {
         },
       ) => {
         if (!METHODS.includes(o.method as Method)) throw new UserError(`unknown --method '${o.method}'; choose one of ${METHODS.join(', ')}`);
-        const scratch = o.method.startsWith('scratch');
-        if (scratch && o.from) throw new UserError(`--method ${o.method} trains from random weights and does not use --from; drop --from, or use --method full (or lora/adapter) to start from ${o.from}`);
-        if (!scratch && !o.from) throw new UserError(`method '${o.method}' starts from a pretrained checkpoint: pass --from FILE.safetensors (from \`stmedfm pretrain\`)`);
+        // --from: the packaged backbone by default, `none` for random weights (see cli/backbone.ts).
+        const start = startingPoint(o.method as Method, o.from);
+        o.method = start.method;
+        o.from = start.from;
         checkOptim(o);
         checkThreads(o.threads);
         warnUnusedData(o.data, [o.task]);
@@ -296,6 +300,11 @@ export function registerTrain(program: Command): void {
           bytesNeeded: bytesNeeded(fromBytes),
         });
         const from = o.from ? await loadModel(o.from) : undefined;
+        if (from) useCheckpointTasks(from, `--from ${o.from}`, o.task);
+        if (!o.quiet) {
+          printDataNotes();
+          process.stderr.write(`finetune: ${start.note}\n`);
+        }
         const label = `finetune ${o.task} ${o.method}`;
         const hooks = stepHooks(label, o);
         try {
@@ -327,7 +336,7 @@ export function registerTrain(program: Command): void {
             shouldStop: hooks.shouldStop,
           });
           hooks.trained();
-          await finish(label, t, o, hooks.signal(), { task: o.task, method: o.method, ...(adapterDir ? { adapter_dir: adapterDir } : {}), ...(o.from ? { from: o.from } : {}) }, adapterDir);
+          await finish(label, t, o, hooks.signal(), { task: o.task, method: o.method, ...(adapterDir ? { adapter_dir: adapterDir } : {}), from: o.from ?? 'none' }, adapterDir);
         } finally {
           hooks.done();
         }
