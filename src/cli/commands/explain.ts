@@ -2,13 +2,11 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { getDataset } from '../../data/index.js';
 import { GradCamExplainer, encodePng, renderOverlay, resolveClass } from '../../explain/index.js';
 import { readInput } from '../../inference/input.js';
 import { writeFileAtomic } from '../../io/atomic.js';
-import { loadModel } from '../../training/checkpoint.js';
 import { UserError } from '../../training/errors.js';
-import { useCheckpointTasks } from '../../training/task_from_data.js';
+import { loadCheckpointTask } from '../checkpoint_task.js';
 import { action, checkThreads, int, printJson, threadsOption } from '../common.js';
 
 interface ExplainOptions {
@@ -52,15 +50,7 @@ export function registerExplain(program: Command): void {
         checkThreads(o.threads);
         if (!o.out.toLowerCase().endsWith('.png')) throw new UserError(`--out ${o.out}: use a .png file name`);
         if (!existsSync(dirname(resolve(o.out)))) throw new UserError(`--out ${o.out}: the folder ${dirname(o.out)} does not exist`);
-        const m = await loadModel(o.checkpoint);
-        // A task of your own is known from the checkpoint's head (its class names and colour).
-        useCheckpointTasks(m, o.checkpoint);
-        let info;
-        try {
-          info = getDataset(o.task);
-        } catch (e) {
-          throw new UserError((e as Error).message);
-        }
+        const { m, info } = await loadCheckpointTask(o.checkpoint, o.task);
         const classIndex = o.class === undefined ? undefined : resolveClass(o.class, info.labels, info.name);
         m.model.head(info.name);
         const x = readInput(o.input, info);

@@ -1,12 +1,11 @@
 /** `stmedfm predict`: class probabilities for images, volumes, folders, manifests and array files. */
 import type { Command } from 'commander';
-import { getDataset, type Split } from '../../data/index.js';
+import type { Split } from '../../data/index.js';
 import { readPredictInputs } from '../../inference/input.js';
 import { Predictor } from '../../inference/predictor.js';
 import { storedTemperature } from '../../training/calibration.js';
-import { loadModel } from '../../training/checkpoint.js';
 import { UserError } from '../../training/errors.js';
-import { useCheckpointTasks } from '../../training/task_from_data.js';
+import { loadCheckpointTask } from '../checkpoint_task.js';
 import { action, checkThreads, printJson, threadsOption } from '../common.js';
 
 function csvCell(s: string): string {
@@ -36,15 +35,7 @@ export function registerPredict(program: Command): void {
       action(async (o: { checkpoint: string; task: string; input: string; split?: string; preprocessing?: string; root?: string; pathCol?: string; pathTemplate?: string; threads: number; calibration: boolean; json?: boolean }) => {
         checkThreads(o.threads);
         if (o.split !== undefined && !['train', 'val', 'test'].includes(o.split)) throw new UserError(`--split ${o.split}: use train, val or test`);
-        const m = await loadModel(o.checkpoint);
-        // A task of your own is known from the checkpoint's head (its class names and colour).
-        useCheckpointTasks(m, o.checkpoint);
-        let info;
-        try {
-          info = getDataset(o.task);
-        } catch (e) {
-          throw new UserError((e as Error).message);
-        }
+        const { m, info } = await loadCheckpointTask(o.checkpoint, o.task);
         const classNames = m.model.head(info.name).classNames ?? info.labels;
         const x = await readPredictInputs(o.input, info, {
           ...(o.split ? { split: o.split as Split } : {}),
