@@ -6,7 +6,7 @@
  * to one thread without cross-origin isolation, and sends no request off the machine.
  * Screenshots of each state go to test-output/web/.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'vite';
@@ -271,6 +271,75 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     expectClose(shown, await nodeProbs(inNode, 'bloodmnist', fx.png));
     const baseProbs = await nodeProbs(base, 'bloodmnist', fx.png);
     expect(Math.max(...shown.map((p, i) => Math.abs(p - baseProbs[i]!)))).toBeGreaterThan(TOL);
+  });
+
+  /** Clicks a button and saves the `n` downloads it starts into `dir`; returns name -> path. */
+  const downloadsOf = async (button: string, n: number, dir: string) => {
+    mkdirSync(dir, { recursive: true });
+    const out = new Map<string, string>();
+    const all = new Promise<void>((res) => {
+      const on = async (d: import('playwright-core').Download) => {
+        const p = join(dir, d.suggestedFilename());
+        await d.saveAs(p);
+        out.set(d.suggestedFilename(), p);
+        if (out.size === n) {
+          page().off('download', on);
+          res();
+        }
+      };
+      page().on('download', on);
+    });
+    await page().click(button);
+    await all;
+    return out;
+  };
+
+  it('fine-tunes on a dropped class folder, imported as `stmedfm data import` does: loss falls, held-out metrics, adapter loads in the CLI', async () => {
+    await pick('model-input', [fx.checkpoint]);
+    expect((await settled('model-status')).state).toBe('ok');
+    await page().fill('#steps', '24');
+    await page().fill('#batch', '32');
+    await page().fill('#lr', '0.01');
+    // The folder picker (<input webkitdirectory>): every file arrives with its path under the folder.
+    await page().setInputFiles('#train-folder-input', fx.classFolders);
+    const t = await settled('train-status');
+    expect(t.state, t.text).toBe('ok');
+    const losses: number[] = JSON.parse((await page().getAttribute('#train-status', 'data-losses'))!);
+    expect(losses).toHaveLength(24);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(losses.slice(-4))).toBeLessThan(mean(losses.slice(0, 4)) - 0.1);
+    expect(await page().textContent('#train-notes')).toMatch(/train\/val\/test 72\/8\/16 images/);
+    expect(Number(await page().getAttribute('#eval-table', 'data-auroc'))).toBeGreaterThan(0.5);
+    expect(await page().textContent('#eval-table')).toMatch(/held-out \(16 test samples\)/);
+    await shot('08b-class-folder');
+
+    // The page's data set is byte for byte the file the CLI's import writes for the same folder.
+    const npz = await downloadsOf('#download-npz', 1, join(tmp, 'page-npz'));
+    const cliNpz = join(tmp, 'cli-import.npz');
+    const r = runCli(['data', 'import', '--images', fx.classFolders, '--out', cliNpz]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(Buffer.compare(readFileSync(npz.get('bloodmnist-imported.npz')!), readFileSync(cliNpz))).toBe(0);
+
+    const files = await downloadsOf('#download', 2, join(tmp, 'folder-adapter'));
+    const adapterDir = join(tmp, 'folder-adapter');
+    expect([...files.keys()].sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    const inNode = applyAdapter(base, await readPeftAdapter(adapterDir));
+    await pick('input-input', [fx.png]);
+    expect((await settled('input-status')).state).toBe('ok');
+    // Node reads the downloaded files (readPeftAdapter, as the CLI does) and predicts the same.
+    expectClose(await shownProbs(), await nodeProbs(inNode, 'bloodmnist', fx.png));
+  });
+
+  it('says what is wrong with class folders that do not fit the task', async () => {
+    const bad = join(tmp, 'fx-bad-folders', 'bloodmnist-two');
+    for (const c of ['cats', 'dogs']) {
+      mkdirSync(join(bad, c), { recursive: true });
+      writeFileSync(join(bad, c, 'a.png'), readFileSync(fx.png));
+    }
+    await page().setInputFiles('#train-folder-input', bad);
+    const t = await settled('train-status');
+    expect(t.state).toBe('error');
+    expect(t.text).toMatch(/2 class folders \(cats, dogs\) do not fit bloodmnist, which has 8 classes/);
   });
 
   it('sent no request off 127.0.0.1 and raised no page errors', () => {

@@ -3,6 +3,7 @@ import './polyfills.js';
 import type { LoadedModel } from '../../src/training/checkpoint.js';
 import type { StepLog } from '../../src/training/trainer.js';
 import { type Classification, type PageModel, PageError, checkpointModel, loadModelFiles, sortModelFiles } from './model.js';
+import { type Dropped, droppedFiles, pickedFiles } from './folder.js';
 import { setUpRuntime } from './runtime.js';
 import { type TrainOutcome, fineTuneInTab } from './train.js';
 import { drawLoss, drawSlice } from './views.js';
@@ -53,6 +54,28 @@ function onDrop(zoneId: string, inputId: string, handle: (files: File[]) => void
     handle([...(input.files ?? [])]);
     input.value = '';
   });
+}
+
+/** The training zone: files or whole folders (dropped, or picked with the folder picker). */
+function onDropTree(zoneId: string, inputIds: string[], handle: (files: Dropped[]) => void): void {
+  const zone = $(zoneId);
+  zone.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    zone.classList.add('over');
+  });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', async (e) => {
+    e.preventDefault();
+    zone.classList.remove('over');
+    if (e.dataTransfer) handle(await droppedFiles(e.dataTransfer));
+  });
+  for (const id of inputIds) {
+    const input = $<HTMLInputElement>(id);
+    input.addEventListener('change', () => {
+      handle(pickedFiles(input.files));
+      input.value = '';
+    });
+  }
 }
 
 function taskPicker(): void {
@@ -135,9 +158,10 @@ onDrop('input-drop', 'input-input', async (files) => {
   }
 });
 
-onDrop('train-drop', 'train-input', async (files) => {
+onDropTree('train-drop', ['train-input', 'train-folder-input'], async (files) => {
   const f = files[0];
   if (!f) return;
+  const what = f.path.includes('/') ? `folder ${f.path.split('/')[0]}` : f.file.name;
   const base = state.base;
   if (!base || !state.model) return status('train-status', 'load a base checkpoint (.safetensors) first (section 1)', true);
   const steps = Number($<HTMLInputElement>('steps').value);
@@ -151,14 +175,14 @@ onDrop('train-drop', 'train-input', async (files) => {
   };
   requestAnimationFrame(tick);
   const framesAtStep: number[] = [];
-  busy('train-status', `fine-tuning on ${f.name}...`);
+  busy('train-status', `fine-tuning on ${what}...`);
   $('eval').innerHTML = '';
   $<HTMLButtonElement>('download').disabled = true;
+  $<HTMLButtonElement>('download-npz').hidden = true;
   try {
     const out = await fineTuneInTab({
       base,
-      fileName: f.name,
-      bytes: new Uint8Array(await f.arrayBuffer()),
+      files,
       fallbackTask: state.model.task,
       method: $<HTMLSelectElement>('method').value as 'lora' | 'adapter',
       steps,
@@ -180,6 +204,7 @@ onDrop('train-drop', 'train-input', async (files) => {
     status('model-status', state.model.description);
     const e = out.eval;
     $('eval').innerHTML =
+      (out.notes.length ? `<p class="note" id="train-notes">${out.notes.map(escapeHtml).join('<br>')}</p>` : '') +
       `<table id="eval-table" data-acc="${e.acc}" data-auroc="${e.auroc}" data-ece="${e.ece}"><tr><th>held-out (${e.n} test samples)</th><th></th></tr>` +
       `<tr><td>accuracy</td><td class="num">${e.acc.toFixed(4)}</td></tr><tr><td>AUROC (macro)</td><td class="num">${e.auroc.toFixed(4)}</td></tr>` +
       `<tr><td>ECE</td><td class="num">${e.ece.toFixed(4)}</td></tr></table>`;
@@ -188,6 +213,7 @@ onDrop('train-drop', 'train-input', async (files) => {
     status('train-status', `done: ${out.trained.result.stepsDone} steps, ${out.stepsPerSecond.toFixed(2)} steps/s, loss ${losses[0]!.toFixed(4)} -> ${losses[losses.length - 1]!.toFixed(4)}`);
     $('train-status').dataset.losses = JSON.stringify(losses);
     $<HTMLButtonElement>('download').disabled = false;
+    $<HTMLButtonElement>('download-npz').hidden = !out.npz;
   } catch (e) {
     fail('train-status', e);
   } finally {
@@ -208,6 +234,11 @@ $('download').addEventListener('click', () => {
   if (!t) return;
   download('adapter_model.safetensors', t.files.weights as Uint8Array<ArrayBuffer>, 'application/octet-stream');
   download('adapter_config.json', t.files.config, 'application/json');
+});
+
+$('download-npz').addEventListener('click', () => {
+  const npz = state.trained?.npz;
+  if (npz) download(`${state.trained!.task}-imported.npz`, npz as Uint8Array<ArrayBuffer>, 'application/octet-stream');
 });
 
 document.body.dataset.ready = 'true';
