@@ -18,6 +18,7 @@ import { applyAdapter } from '../../src/inference/adapter.js';
 import { readInput, readPredictInputs } from '../../src/inference/input.js';
 import { Predictor } from '../../src/inference/predictor.js';
 import { readPeftAdapter } from '../../src/io/peft_files.js';
+import { parseSafetensors, serializeSafetensors } from '../../src/io/safetensors.js';
 import type { ParamStore } from '../../src/model/params.js';
 import type { STMedFM } from '../../src/model/stmedfm.js';
 import { adapterFiles as adapterGroup } from '../../src/cli/adapter_files.js';
@@ -35,6 +36,30 @@ const missing = chromiumMissing();
 if (missing && process.env.CI === 'true') throw new Error(`browser tests cannot run in CI: ${missing}`);
 if (missing) console.warn(`[web] browser tests SKIPPED: ${missing}`);
 const TOL = 1e-4;
+
+/** What Predictor gives in Node for one input: logits (for calibrated probabilities) and probabilities. */
+async function nodeLogits(m: { model: STMedFM; store: ParamStore }, task: string, file: string): Promise<number[]> {
+  const x = readInput(file, getDataset(task));
+  const p = await Predictor.create(m.model, m.store, task, { batch: 1 });
+  const out = await p.run(x.data, 1);
+  await p.release();
+  return [...out.logits];
+}
+
+/** softmax(z / T), written out here (the page uses the evaluation module's softmaxRows). */
+function softmaxT(z: number[], t: number): number[] {
+  const m = Math.max(...z.map((v) => v / t));
+  const e = z.map((v) => Math.exp(v / t - m));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / s);
+}
+
+/** A copy of a checkpoint whose config carries `extra` fields (e.g. a stored calibration). */
+function withConfig(src: string, dst: string, extra: Record<string, unknown>): void {
+  const f = parseSafetensors(readFileSync(src), src);
+  const cfg = JSON.parse(f.metadata!.stmedfm_config!) as Record<string, unknown>;
+  writeFileSync(dst, serializeSafetensors(f.tensors, { ...f.metadata, stmedfm_config: JSON.stringify({ ...cfg, ...extra }) }));
+}
 
 async function nodeProbs(m: { model: STMedFM; store: ParamStore }, task: string, file: string): Promise<number[]> {
   const x = readInput(file, getDataset(task));
@@ -86,6 +111,27 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
   };
   const selectTask = (task: string) => page().selectOption('#task', task);
 
+  /** Clicks a button and saves the `n` downloads it starts into `dir`; returns name -> path. */
+  const downloadsOf = async (button: string, n: number, dir: string) => {
+    mkdirSync(dir, { recursive: true });
+    const out = new Map<string, string>();
+    const all = new Promise<void>((res) => {
+      const on = async (d: import('playwright-core').Download) => {
+        const p = join(dir, d.suggestedFilename());
+        await d.saveAs(p);
+        out.set(d.suggestedFilename(), p);
+        if (out.size === n) {
+          page().off('download', on);
+          res();
+        }
+      };
+      page().on('download', on);
+    });
+    await page().click(button);
+    await all;
+    return out;
+  };
+
   beforeAll(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'stmedfm-web-'));
     mkdirSync(SHOTS, { recursive: true });
@@ -111,6 +157,74 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
   it('loads cross-origin isolated, with WebAssembly threads', async () => {
     expect(Number(await page().getAttribute('#runtime', 'data-threads'))).toBeGreaterThan(1);
     await shot('01-loaded');
+  });
+
+  it('offers the packaged pretrained STMedFM-Tiny by default, with registry class names and the probabilities Node computes', async () => {
+    const st = await settled('model-status');
+    expect(st.state, st.text).toBe('ok');
+    expect(st.text).toMatch(/packaged STMedFM-Tiny, pretrained: pathmnist \(9 classes\), bloodmnist \(8 classes\), dermamnist \(7 classes\), organmnist3d \(11 classes\)/);
+    expect(await page().getAttribute('#model-status', 'data-packaged')).toBe('true');
+    // served by the page's own origin, as a file of the build
+    expect(br.requests.some((u) => /^http:\/\/127\.0\.0\.1:\d+\/assets\/stmedfm-tiny-[\w-]+\.safetensors$/.test(u))).toBe(true);
+    const pretrained = await loadModel(join(ROOT, 'data/pretrained/stmedfm-tiny.safetensors'));
+    await selectTask('bloodmnist');
+    await drop('input-drop', fx.png);
+    expect((await settled('input-status')).state).toBe('ok');
+    expectClose(await shownProbs(), await nodeProbs(pretrained, 'bloodmnist', fx.png));
+    expect(await page().$$eval('#probs tr[data-class] td:first-child', (tds) => tds.map((td) => td.textContent))).toEqual([...getDataset('bloodmnist').labels]);
+    expect(await page().textContent('#calibration')).toMatch(/^uncalibrated/);
+    await selectTask('organmnist3d');
+    await pick('input-input', [fx.volume]);
+    expect((await settled('input-status')).state).toBe('ok');
+    expectClose(await shownProbs(), await nodeProbs(pretrained, 'organmnist3d', fx.volume));
+    await shot('01b-packaged-model');
+  });
+
+  it('shows calibrated probabilities softmax(logits / T) when a checkpoint or adapter stores T, and says uncalibrated otherwise', async () => {
+    const calibrated = join(tmp, 'calibrated.safetensors');
+    withConfig(fx.checkpoint, calibrated, { calibration: { bloodmnist: { temperature: 2.5, split: 'val', nll_before: 1.3, nll_after: 1.1 }, organmnist3d: { temperature: 'bad' } } });
+    await pick('model-input', [calibrated]);
+    expect((await settled('model-status')).state).toBe('ok');
+    await selectTask('bloodmnist');
+    await pick('input-input', [fx.png]);
+    expect((await settled('input-status')).state).toBe('ok');
+    expect(await page().textContent('#calibration')).toMatch(/^calibrated \(T=2\.5\): softmax\(logits \/ T\), T from the checkpoint/);
+    const z = await nodeLogits(base, 'bloodmnist', fx.png);
+    const shown = await shownProbs();
+    expectClose(shown, softmaxT(z, 2.5));
+    // not the uncalibrated probabilities
+    expect(Math.max(...shown.map((p, i) => Math.abs(p - softmaxT(z, 1)[i]!)))).toBeGreaterThan(TOL);
+    await shot('02b-calibrated');
+    // a malformed entry is no calibration
+    await selectTask('organmnist3d');
+    await pick('input-input', [fx.volume]);
+    expect((await settled('input-status')).state).toBe('ok');
+    expect(await page().textContent('#calibration')).toMatch(/^uncalibrated/);
+    expectClose(await shownProbs(), await nodeProbs(base, 'organmnist3d', fx.volume));
+
+    // An adapter's own temperature; the checkpoint's no longer applies once the adapter changes the model.
+    const data = loadTaskFile('bloodmnist', fx.trainNpz);
+    const trained = await finetune({ task: 'bloodmnist', method: 'lora', from: base, loaded: new Map([['bloodmnist', data]]), steps: 3, batch2d: 16 });
+    const dir = join(tmp, 'calibrated-adapter');
+    await writeFileGroupAtomic(adapterGroup(trained, dir, 'bloodmnist'));
+    const cfgPath = join(dir, 'adapter_config.json');
+    const plain = readFileSync(cfgPath, 'utf8');
+    writeFileSync(cfgPath, JSON.stringify({ ...JSON.parse(plain), stmedfm_calibration: { task: 'bloodmnist', temperature: 0.5, split: 'val' } }));
+    const files = [calibrated, join(dir, 'adapter_model.safetensors'), cfgPath];
+    await pick('model-input', files);
+    expect((await settled('model-status')).state).toBe('ok');
+    await pick('input-input', [fx.png]);
+    expect((await settled('input-status')).state).toBe('ok');
+    expect(await page().textContent('#calibration')).toMatch(/^calibrated \(T=0\.5\): softmax\(logits \/ T\), T from the adapter/);
+    expectClose(await shownProbs(), softmaxT(await nodeLogits(trained, 'bloodmnist', fx.png), 0.5));
+    // the same adapter without the field: uncalibrated
+    writeFileSync(cfgPath, plain);
+    await pick('model-input', files);
+    expect((await settled('model-status')).state).toBe('ok');
+    await pick('input-input', [fx.png]);
+    expect((await settled('input-status')).state).toBe('ok');
+    expect(await page().textContent('#calibration')).toMatch(/^uncalibrated/);
+    expectClose(await shownProbs(), await nodeProbs(trained, 'bloodmnist', fx.png));
   });
 
   it('classifies a dropped 2D image with the probabilities Node computes', async () => {
@@ -248,18 +362,7 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     await shot('08-fine-tuned');
 
     const dir = join(tmp, 'page-adapter');
-    mkdirSync(dir);
-    const downloads = new Map<string, string>();
-    const got = new Promise<void>((res) => {
-      page().on('download', async (d) => {
-        const p = join(dir, d.suggestedFilename());
-        await d.saveAs(p);
-        downloads.set(d.suggestedFilename(), p);
-        if (downloads.size === 2) res();
-      });
-    });
-    await page().click('#download');
-    await got;
+    const downloads = await downloadsOf('#download', 2, dir);
     expect([...downloads.keys()].sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
     const adapter = await readPeftAdapter(dir);
     const inNode = applyAdapter(base, adapter);
@@ -272,27 +375,6 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     const baseProbs = await nodeProbs(base, 'bloodmnist', fx.png);
     expect(Math.max(...shown.map((p, i) => Math.abs(p - baseProbs[i]!)))).toBeGreaterThan(TOL);
   });
-
-  /** Clicks a button and saves the `n` downloads it starts into `dir`; returns name -> path. */
-  const downloadsOf = async (button: string, n: number, dir: string) => {
-    mkdirSync(dir, { recursive: true });
-    const out = new Map<string, string>();
-    const all = new Promise<void>((res) => {
-      const on = async (d: import('playwright-core').Download) => {
-        const p = join(dir, d.suggestedFilename());
-        await d.saveAs(p);
-        out.set(d.suggestedFilename(), p);
-        if (out.size === n) {
-          page().off('download', on);
-          res();
-        }
-      };
-      page().on('download', on);
-    });
-    await page().click(button);
-    await all;
-    return out;
-  };
 
   it('fine-tunes on a dropped class folder, imported as `stmedfm data import` does: loss falls, held-out metrics, adapter loads in the CLI', async () => {
     await pick('model-input', [fx.checkpoint]);

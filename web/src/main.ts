@@ -2,8 +2,12 @@
 import './polyfills.js';
 import type { LoadedModel } from '../../src/training/checkpoint.js';
 import type { StepLog } from '../../src/training/trainer.js';
-import { type Classification, type PageModel, PageError, checkpointModel, loadModelFiles, sortModelFiles } from './model.js';
+import { type Classification, type PageModel, PageError, checkpointModel, loadModelFiles, parseCheckpoint, sortModelFiles } from './model.js';
+import { checkpointCalibration } from './calibration.js';
+// The packaged pretrained STMedFM-Tiny: emitted into the build as a file of the site (same origin).
+import pretrainedUrl from '../../data/pretrained/stmedfm-tiny.safetensors?url';
 import { type Dropped, droppedFiles, pickedFiles } from './folder.js';
+import { describeCalibration } from './calibration.js';
 import { setUpRuntime } from './runtime.js';
 import { type TrainOutcome, fineTuneInTab } from './train.js';
 import { drawLoss, drawSlice } from './views.js';
@@ -103,6 +107,7 @@ onDrop('model-drop', 'model-input', async (files) => {
     state.model = model;
     if (base) state.base = base;
     status('model-status', `${model.description} (${(performance.now() - t0).toFixed(0)} ms)`);
+    $('model-status').dataset.packaged = 'false';
     taskPicker();
   } catch (e) {
     fail('model-status', e);
@@ -117,6 +122,7 @@ function showResult(c: Classification, name: string): void {
     })
     .join('');
   $('result').innerHTML =
+    `<p id="calibration" class="note" data-temperature="${c.calibration?.temperature ?? ''}">${describeCalibration(c.calibration)}${c.calibration ? `: softmax(logits / T), T from the ${c.calibration.from}` : ': softmax(logits); no temperature stored with this model'}</p>` +
     `<p><strong id="top-class">${escapeHtml(c.labels[c.top]!)}</strong> for ${escapeHtml(name)} (${c.ms.toFixed(1)} ms)</p>` +
     (c.input.warnings.length ? `<p class="note">${c.input.warnings.map(escapeHtml).join('<br>')}</p>` : '') +
     `<table id="probs"><tr><th>class</th><th>probability</th><th></th></tr>${rows}</table>`;
@@ -202,6 +208,7 @@ onDropTree('train-drop', ['train-input', 'train-folder-input'], async (files) =>
     state.model = checkpointModel(`fine-tuned ${out.trained.model.peft?.kind} for ${out.task} (in this tab)`, out.trained, base, runtime.threads, out.task);
     taskPicker();
     status('model-status', state.model.description);
+    $('model-status').dataset.packaged = 'false';
     const e = out.eval;
     $('eval').innerHTML =
       (out.notes.length ? `<p class="note" id="train-notes">${out.notes.map(escapeHtml).join('<br>')}</p>` : '') +
@@ -240,5 +247,27 @@ $('download-npz').addEventListener('click', () => {
   const npz = state.trained?.npz;
   if (npz) download(`${state.trained!.task}-imported.npz`, npz as Uint8Array<ArrayBuffer>, 'application/octet-stream');
 });
+
+/** Loads the packaged pretrained model (a file of this site: no request leaves the page's origin). */
+async function loadPackaged(): Promise<void> {
+  busy('model-status', 'loading the packaged STMedFM-Tiny...');
+  try {
+    const t0 = performance.now();
+    const res = await fetch(pretrainedUrl);
+    if (!res.ok) throw new PageError(`the packaged model could not be read from this site (HTTP ${res.status}); drop a model file instead`);
+    const ck = parseCheckpoint('stmedfm-tiny.safetensors', new Uint8Array(await res.arrayBuffer()));
+    await state.model?.release();
+    const heads = ck.model.heads.map((h) => `${h.name} (${h.numClasses} classes)`).join(', ');
+    state.model = checkpointModel(`packaged STMedFM-Tiny, pretrained: ${heads}`, ck, ck, runtime.threads, undefined, (t) => checkpointCalibration(ck.config, t));
+    state.base = ck;
+    status('model-status', `${state.model.description} (${(performance.now() - t0).toFixed(0)} ms)`);
+    $('model-status').dataset.packaged = 'true';
+    taskPicker();
+  } catch (e) {
+    fail('model-status', e);
+  }
+}
+$('use-packaged').addEventListener('click', () => void loadPackaged());
+await loadPackaged();
 
 document.body.dataset.ready = 'true';

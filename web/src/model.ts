@@ -16,12 +16,15 @@ import { parseSafetensors } from '../../src/io/safetensors.js';
 import type { ParamStore } from '../../src/model/params.js';
 import type { STMedFM } from '../../src/model/stmedfm.js';
 import { type LoadedModel, modelOf } from '../../src/training/checkpoint.js';
+import { type Calibration, adapterCalibration, calibratedProbs, checkpointCalibration, onnxCalibration } from './calibration.js';
 
 export class PageError extends Error {}
 
 export interface Classification {
   input: ModelInput & { warnings: string[] };
+  /** Shown probabilities: softmax(logits / T) when the model carries a temperature T. */
   probs: Float32Array;
+  calibration?: Calibration;
   labels: readonly string[];
   top: number;
   ms: number;
@@ -81,6 +84,7 @@ export async function loadOnnx(name: string, bytes: Uint8Array, threads: number)
   if (!isDatasetName(task)) throw new PageError(`${name}: task '${task}' is not one this build knows`);
   const info = getDataset(task);
   const labels: string[] = JSON.parse(meta['stmedfm.labels'] ?? '[]');
+  const calibration = onnxCalibration(meta);
   const session = await ForwardSession.create(bytes, { threads });
   return {
     description: `${name}: exported ${task} model (${labels.length} classes)`,
@@ -92,14 +96,25 @@ export async function loadOnnx(name: string, bytes: Uint8Array, threads: number)
       const t0 = performance.now();
       const out = await session.run({ x: floatTensor(input.data, input.shape) }, ['probabilities']);
       const probs = Float32Array.from(out.probabilities!.data as Float32Array);
-      return { input, probs, labels: labelsOf(info, probs.length).map((l, i) => labels[i] ?? l), top: argmax(probs), ms: performance.now() - t0 };
+      // the exported `probabilities` output is already calibrated when the metadata names a temperature
+      return { input, probs, ...(calibration ? { calibration } : {}), labels: labelsOf(info, probs.length).map((l, i) => labels[i] ?? l), top: argmax(probs), ms: performance.now() - t0 };
     },
     release: () => session.release(),
   };
 }
 
-/** The page's view of a checkpoint (+ adapter): one Predictor per task, made when first used. */
-export function checkpointModel(description: string, loaded: { model: STMedFM; store: ParamStore }, base: LoadedModel, threads: number, task?: string): PageModel {
+/**
+ * The page's view of a checkpoint (+ adapter): one Predictor per task, made when first used.
+ * `calibrationOf` gives the stored temperature of a task, if any.
+ */
+export function checkpointModel(
+  description: string,
+  loaded: { model: STMedFM; store: ParamStore },
+  base: LoadedModel,
+  threads: number,
+  task?: string,
+  calibrationOf: (task: string) => Calibration | undefined = () => undefined,
+): PageModel {
   const tasks = loaded.model.heads.map((h) => h.name);
   const predictors = new Map<string, Predictor>();
   const m: PageModel = {
@@ -118,7 +133,9 @@ export function checkpointModel(description: string, loaded: { model: STMedFM; s
       }
       const t0 = performance.now();
       const out = await p.run(input.data, 1);
-      return { input, probs: out.probs, labels: labelsOf(info, out.classes), top: argmax(out.probs), ms: performance.now() - t0 };
+      const calibration = info.task === 'multi-label, binary-class' ? undefined : calibrationOf(m.task);
+      const probs = calibration ? calibratedProbs(out.logits, calibration.temperature) : out.probs;
+      return { input, probs, ...(calibration ? { calibration } : {}), labels: labelsOf(info, out.classes), top: argmax(probs), ms: performance.now() - t0 };
     },
     async release() {
       for (const p of predictors.values()) await p.release();
@@ -168,16 +185,19 @@ export async function loadModelFiles(files: ModelFiles, base: LoadedModel | unde
   const ckName = files.checkpoint?.name ?? 'the loaded checkpoint';
   if (!files.adapterWeights || !files.adapterConfig) {
     if (!ck) throw new PageError('no model file in the drop');
-    return { model: checkpointModel(`${ckName}: ${ck.model.heads.map((h) => `${h.name} (${h.numClasses} classes)`).join(', ')}`, ck, ck, threads), base: ck };
+    return { model: checkpointModel(`${ckName}: ${ck.model.heads.map((h) => `${h.name} (${h.numClasses} classes)`).join(', ')}`, ck, ck, threads, undefined, (t) => checkpointCalibration(ck.config, t)), base: ck };
   }
   if (!ck) throw new PageError(`an adapter needs its base checkpoint: drop the checkpoint .safetensors with the adapter files`);
   let applied;
+  let adapterConfig: unknown;
   try {
     const adapter = peftAdapterOf(await files.adapterConfig.text(), ADAPTER_CONFIG_NAME, parseSafetensors(await bytesOf(files.adapterWeights), ADAPTER_WEIGHTS_NAME), ADAPTER_WEIGHTS_NAME);
+    adapterConfig = adapter.config;
     applied = applyAdapter(ck, adapter);
   } catch (e) {
     throw new PageError(`${ckName} + adapter: ${(e as Error).message}`);
   }
   const kind = applied.model.peft?.kind === 'lora' ? 'LoRA' : 'bottleneck';
-  return { model: checkpointModel(`${ckName} + ${kind} adapter for ${applied.task}`, applied, ck, threads, applied.task), base: ck };
+  // The adapter changes the backbone: the checkpoint's temperatures no longer apply, only the adapter's own.
+  return { model: checkpointModel(`${ckName} + ${kind} adapter for ${applied.task}`, applied, ck, threads, applied.task, (t) => adapterCalibration(adapterConfig, t)), base: ck };
 }
