@@ -14,6 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getDataset, loadTaskFile } from '../../src/data/index.js';
 import { ForwardSession } from '../../src/engine/runtime/session.js';
 import { floatTensor } from '../../src/engine/runtime/tensors.js';
+import { renderOverlay } from '../../src/explain/overlay.js';
+import { GradCamExplainer } from '../../src/explain/saliency.js';
 import { applyAdapter } from '../../src/inference/adapter.js';
 import { readInput, readPredictInputs } from '../../src/inference/input.js';
 import { Predictor } from '../../src/inference/predictor.js';
@@ -81,7 +83,7 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
   const shot = (name: string) => page().screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
   const pick = async (input: string, files: string[]) => page().setInputFiles(`#${input}`, files);
   const settled = async (status: string) => {
-    await page().waitForSelector(`#${status}[data-state]:not([data-state=busy])`, { timeout: 120_000 });
+    await page().waitForSelector(`#${status}[data-state]:not([data-state=busy])`, { timeout: 600_000 });
     return { state: await page().getAttribute(`#${status}`, 'data-state'), text: (await page().textContent(`#${status}`)) ?? '' };
   };
   const shownProbs = async () => {
@@ -142,6 +144,7 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     server = await serveStatic(outDir);
     br = await launch();
     page().on('pageerror', (e) => errors.push(e.message));
+    if (process.env.WEB_DEBUG) page().on('console', (m) => console.log(`[page] ${m.text()}`));
     const t0 = performance.now();
     await page().goto(server.url);
     await page().waitForSelector('body[data-ready=true]');
@@ -243,6 +246,47 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     await shot('02-image-2d');
   });
 
+  /** The page's Grad-CAM map and overlay pixels against `stmedfm explain`'s computation in Node. */
+  const checkSaliency = async (task: string, file: string, z?: number) => {
+    expect(await page().isVisible('#saliency')).toBe(true);
+    const cam: number[] = JSON.parse((await page().getAttribute('#saliency', 'data-cam'))!);
+    const x = readInput(file, getDataset(task));
+    const e = await GradCamExplainer.create(base.model, base.store, task);
+    const want = await e.explain(x.data);
+    await e.release();
+    expect(Number(await page().getAttribute('#saliency', 'data-class-index'))).toBe(want.classIndex);
+    const max = Math.max(...want.cam);
+    expect(max).toBeGreaterThan(0);
+    expect(cam).toHaveLength(want.cam.length);
+    for (let i = 0; i < cam.length; i++) expect(Math.abs(cam[i]! - want.cam[i]!)).toBeLessThanOrEqual(1e-4 * max);
+    // the drawn pixels are renderOverlay's (the tile of slice z for a volume)
+    const img = renderOverlay(x.data, x.shape.slice(1), want.cam, want.grid);
+    const shown = await page().$eval('#saliency', (c) => {
+      const cv = c as unknown as { width: number; height: number; getContext(k: '2d'): { getImageData(a: number, b: number, w: number, h: number): { data: ArrayLike<number> } } };
+      return { w: cv.width, h: cv.height, px: Array.from(cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data) };
+    });
+    const ox = z === undefined ? 0 : (z % 7) * (shown.w + 2);
+    const oy = z === undefined ? 0 : Math.floor(z / 7) * (shown.w + 2);
+    let worst = 0;
+    for (let y = 0; y < shown.h; y++) {
+      for (let xx = 0; xx < shown.w; xx++) {
+        for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(shown.px[(y * shown.w + xx) * 4 + c]! - img.rgb[((oy + y) * img.width + ox + xx) * 3 + c]!));
+      }
+    }
+    expect(worst).toBeLessThanOrEqual(1);
+    return shown;
+  };
+
+  it('draws the Grad-CAM overlay of the top class: the map and pixels `stmedfm explain` computes in Node', async () => {
+    await selectTask('bloodmnist');
+    await pick('input-input', [fx.png]);
+    expect((await settled('input-status')).state).toBe('ok');
+    const shown = await checkSaliency('bloodmnist', fx.png);
+    expect([shown.w, shown.h]).toEqual([224, 224]);
+    expect(await page().textContent('#saliency-note')).toMatch(/^Grad-CAM for .+ \(the top class\) on the 7x7 token grid/);
+    await shot('02c-saliency');
+  });
+
   it('classifies a 3D volume and shows its slices', async () => {
     await selectTask('organmnist3d');
     await pick('input-input', [fx.volume]);
@@ -251,6 +295,9 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     expect(await page().getAttribute('#slice-range', 'max')).toBe('27');
     await page().fill('#slice-range', '3');
     expect(await page().textContent('#slice-index')).toBe('4 / 28');
+    // the overlay follows the slice viewer
+    const shown = await checkSaliency('organmnist3d', fx.volume, 3);
+    expect([shown.w, shown.h]).toEqual([112, 112]);
     await shot('03-volume-3d');
   });
 
@@ -336,7 +383,8 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     await shot('07-adapter-misfit');
   });
 
-  it('fine-tunes LoRA in the tab: the loss falls, held-out metrics show, and the downloaded adapter predicts the same in Node', async () => {
+  // (generous timeouts: the machine may be shared; no test asserts a duration)
+  it('fine-tunes LoRA in the tab: the loss falls, held-out metrics show, and the downloaded adapter predicts the same in Node', { timeout: 600_000 }, async () => {
     await pick('model-input', [fx.checkpoint]);
     expect((await settled('model-status')).state).toBe('ok');
     await page().fill('#steps', '24');
@@ -376,7 +424,7 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     expect(Math.max(...shown.map((p, i) => Math.abs(p - baseProbs[i]!)))).toBeGreaterThan(TOL);
   });
 
-  it('fine-tunes on a dropped class folder, imported as `stmedfm data import` does: loss falls, held-out metrics, adapter loads in the CLI', async () => {
+  it('fine-tunes on a dropped class folder, imported as `stmedfm data import` does: loss falls, held-out metrics, adapter loads in the CLI', { timeout: 600_000 }, async () => {
     await pick('model-input', [fx.checkpoint]);
     expect((await settled('model-status')).state).toBe('ok');
     await page().fill('#steps', '24');

@@ -2,7 +2,7 @@
 import './polyfills.js';
 import type { LoadedModel } from '../../src/training/checkpoint.js';
 import type { StepLog } from '../../src/training/trainer.js';
-import { type Classification, type PageModel, PageError, checkpointModel, loadModelFiles, parseCheckpoint, sortModelFiles } from './model.js';
+import { type Classification, type PageModel, type PageSaliency, PageError, checkpointModel, loadModelFiles, parseCheckpoint, sortModelFiles } from './model.js';
 import { checkpointCalibration } from './calibration.js';
 // The packaged pretrained STMedFM-Tiny: emitted into the build as a file of the site (same origin).
 import pretrainedUrl from '../../data/pretrained/stmedfm-tiny.safetensors?url';
@@ -10,7 +10,7 @@ import { type Dropped, droppedFiles, pickedFiles } from './folder.js';
 import { describeCalibration } from './calibration.js';
 import { setUpRuntime } from './runtime.js';
 import { type TrainOutcome, fineTuneInTab } from './train.js';
-import { drawLoss, drawSlice } from './views.js';
+import { drawLoss, drawOverlay, drawSlice } from './views.js';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
@@ -114,7 +114,7 @@ onDrop('model-drop', 'model-input', async (files) => {
   }
 });
 
-function showResult(c: Classification, name: string): void {
+function showResult(c: Classification, name: string, sal?: PageSaliency | string): void {
   const rows = c.labels
     .map((l, i) => {
       const p = c.probs[i]!;
@@ -135,8 +135,19 @@ function showResult(c: Classification, name: string): void {
   const depth = volume ? c.input.shape[2]! : 1;
   range.max = String(depth - 1);
   range.value = String(Math.floor(depth / 2));
+  const overlay = $<HTMLCanvasElement>('saliency');
+  overlay.hidden = typeof sal !== 'object';
+  $('saliency-note').textContent =
+    typeof sal === 'object'
+      ? `Grad-CAM for ${c.labels[sal.classIndex]} (the top class) on the ${sal.grid.join('x')} token grid, as stmedfm explain draws it${volume ? '; this slice' : ''} (${sal.ms.toFixed(0)} ms)`
+      : (sal ?? '');
+  if (typeof sal === 'object') {
+    overlay.dataset.cam = JSON.stringify([...sal.cam]);
+    overlay.dataset.classIndex = String(sal.classIndex);
+  }
   const draw = (): void => {
     drawSlice($<HTMLCanvasElement>('slice'), c.input, Number(range.value));
+    if (typeof sal === 'object') drawOverlay(overlay, sal.overlay, volume ? { size: c.input.shape[4]! * 4, z: Number(range.value) } : undefined);
     $('slice-index').textContent = volume ? `${Number(range.value) + 1} / ${depth}` : '2D image';
   };
   range.oninput = draw;
@@ -156,7 +167,8 @@ onDrop('input-drop', 'input-input', async (files) => {
   try {
     const c = await state.model.classify(f.name, new Uint8Array(await f.arrayBuffer()));
     state.last = c;
-    showResult(c, f.name);
+    const sal = state.model.explain ? await state.model.explain(c.input, c.top) : 'no saliency overlay: an ONNX export has no gradient graph; load the checkpoint to see one';
+    showResult(c, f.name, sal);
     status('input-status', `${f.name}: ${state.model.task}`);
   } catch (e) {
     $('viewer').hidden = true;

@@ -7,6 +7,8 @@ import { type DatasetInfo, getDataset, isDatasetName } from '../../src/data/inde
 import { readOnnxMetadata } from '../../src/engine/onnx/inspect.js';
 import { ForwardSession } from '../../src/engine/runtime/session.js';
 import { floatTensor } from '../../src/engine/runtime/tensors.js';
+import { GradCamExplainer } from '../../src/explain/saliency.js';
+import { type RgbImage, renderOverlay } from '../../src/explain/overlay.js';
 import { applyAdapter } from '../../src/inference/adapter.js';
 import { type ModelInput, inputFromBytes } from '../../src/inference/input.js';
 import { Predictor } from '../../src/inference/predictor.js';
@@ -30,6 +32,16 @@ export interface Classification {
   ms: number;
 }
 
+/** Grad-CAM of the predicted class (src/explain, as `stmedfm explain`), drawn over the input. */
+export interface PageSaliency {
+  classIndex: number;
+  grid: number[];
+  cam: Float64Array;
+  /** The overlay picture: one tile for an image, a montage of depth slices (7 to a row) for a volume. */
+  overlay: RgbImage;
+  ms: number;
+}
+
 export interface PageModel {
   readonly description: string;
   readonly tasks: readonly string[];
@@ -38,6 +50,8 @@ export interface PageModel {
   readonly trainable?: { model: STMedFM; store: ParamStore; base: LoadedModel };
   info(): DatasetInfo;
   classify(name: string, bytes: Uint8Array): Promise<Classification>;
+  /** Checkpoint models only: an ONNX export has no gradient graph. */
+  explain?(input: Classification['input'], classIndex: number): Promise<PageSaliency>;
   release(): Promise<void>;
 }
 
@@ -94,7 +108,7 @@ export async function loadOnnx(name: string, bytes: Uint8Array, threads: number)
     async classify(file, data) {
       const input = preprocess(file, data, info);
       const t0 = performance.now();
-      const out = await session.run({ x: floatTensor(input.data, input.shape) }, ['probabilities']);
+      const out = await session.run({ x: floatTensor(input.data.slice(), input.shape) }, ['probabilities']);
       const probs = Float32Array.from(out.probabilities!.data as Float32Array);
       // the exported `probabilities` output is already calibrated when the metadata names a temperature
       return { input, probs, ...(calibration ? { calibration } : {}), labels: labelsOf(info, probs.length).map((l, i) => labels[i] ?? l), top: argmax(probs), ms: performance.now() - t0 };
@@ -117,6 +131,7 @@ export function checkpointModel(
 ): PageModel {
   const tasks = loaded.model.heads.map((h) => h.name);
   const predictors = new Map<string, Predictor>();
+  const explainers = new Map<string, GradCamExplainer>();
   const m: PageModel = {
     description,
     tasks,
@@ -132,13 +147,29 @@ export function checkpointModel(
         predictors.set(m.task, p);
       }
       const t0 = performance.now();
-      const out = await p.run(input.data, 1);
+      // a copy: ORT's proxy worker takes over (detaches) the buffers it is given, and the page
+      // still draws the input and explains it
+      const out = await p.run(input.data.slice(), 1);
       const calibration = info.task === 'multi-label, binary-class' ? undefined : calibrationOf(m.task);
       const probs = calibration ? calibratedProbs(out.logits, calibration.temperature) : out.probs;
       return { input, probs, ...(calibration ? { calibration } : {}), labels: labelsOf(info, out.classes), top: argmax(probs), ms: performance.now() - t0 };
     },
+    async explain(input, classIndex) {
+      let e = explainers.get(m.task);
+      if (!e) {
+        e = await GradCamExplainer.create(loaded.model, loaded.store, m.task, { threads });
+        explainers.set(m.task, e);
+      }
+      const t0 = performance.now();
+      // one run for the given class (explain() runs twice to find the predicted class itself, and
+      // ORT's proxy worker detaches the input buffer on the first run)
+      const s = await e.explain(input.data.slice(), classIndex);
+      const overlay = renderOverlay(input.data, input.shape.slice(1), s.cam, s.grid);
+      return { classIndex: s.classIndex, grid: s.grid, cam: s.cam, overlay, ms: performance.now() - t0 };
+    },
     async release() {
       for (const p of predictors.values()) await p.release();
+      for (const e of explainers.values()) await e.release();
     },
   };
   return m;
