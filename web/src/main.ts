@@ -144,6 +144,7 @@ function showResult(c: Classification, name: string, sal?: PageSaliency | string
   if (typeof sal === 'object') {
     overlay.dataset.cam = JSON.stringify([...sal.cam]);
     overlay.dataset.classIndex = String(sal.classIndex);
+    overlay.dataset.ms = String(sal.ms);
   }
   const draw = (): void => {
     drawSlice($<HTMLCanvasElement>('slice'), c.input, Number(range.value));
@@ -233,6 +234,10 @@ onDropTree('train-drop', ['train-input', 'train-folder-input'], async (files) =>
     $('train-status').dataset.losses = JSON.stringify(losses);
     $<HTMLButtonElement>('download').disabled = false;
     $<HTMLButtonElement>('download-npz').hidden = !out.npz;
+    // the files' blob URLs, also readable by a test (Chromium may hold back a page's later downloads)
+    if (out.npz) $('download-npz').dataset.href = URL.createObjectURL(new Blob([out.npz as Uint8Array<ArrayBuffer>]));
+    $('download').dataset.weights = URL.createObjectURL(new Blob([out.files.weights as Uint8Array<ArrayBuffer>]));
+    $('download').dataset.config = URL.createObjectURL(new Blob([out.files.config]));
   } catch (e) {
     fail('train-status', e);
   } finally {
