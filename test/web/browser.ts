@@ -2,7 +2,7 @@
  * Debian's Chromium driven by playwright-core (never a downloaded browser), with every request
  * recorded so a test can assert that none leaves 127.0.0.1.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, type Page, chromium } from 'playwright-core';
@@ -24,10 +24,6 @@ export interface Browser {
 
 export async function launch(opts: { downloads?: boolean } = {}): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'stmedfm-chromium-'));
-  // Chromium asks before a page's further downloads ("automatic downloads"); headless, nobody
-  // answers and the download never starts. The page downloads several files per session.
-  mkdirSync(join(profile, 'Default'));
-  writeFileSync(join(profile, 'Default', 'Preferences'), JSON.stringify({ profile: { default_content_setting_values: { automatic_downloads: 1 } } }));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
