@@ -1,5 +1,6 @@
 /**
- * Browser measurements (not a test): page load, 2D/3D inference latency in the page, and LoRA
+ * Browser measurements (not a test): page load (including the packaged model), 2D/3D inference
+ * and Grad-CAM latency in the page, and LoRA
  * fine-tuning steps/s in the page (onnxruntime-web, wasm) next to Node (onnxruntime-node) for the
  * same graph, at 1 thread and 2 threads. Uses the demo pack's real images.
  *
@@ -55,12 +56,14 @@ for (const threads of [1, 2]) {
   const latency = async (task: string, file: string) => {
     await page.selectOption('#task', task);
     const ms: number[] = [];
+    const cam: number[] = [];
     for (let i = 0; i < repeats + 1; i++) {
       await page.setInputFiles('#input-input', [file]);
       await settled('input-status');
       if (i > 0) ms.push(Number(await page.getAttribute('#result', 'data-ms')));
+      if (i > 0) cam.push(Number(await page.getAttribute('#saliency', 'data-ms')));
     }
-    return median(ms);
+    return { infer: median(ms), cam: median(cam) };
   };
   const l2 = await latency('bloodmnist', pngPath);
   const l3 = await latency('organmnist3d', npyPath);
@@ -72,11 +75,11 @@ for (const threads of [1, 2]) {
   const base = await loadModel(fx.checkpoint);
   const node = await finetune({ task: 'bloodmnist', method: 'lora', from: base, loaded: new Map([['bloodmnist', loadTaskFile('bloodmnist', blood)]]), steps, batch2d: batch, threads });
   const nodeSps = node.result.stepsDone / node.result.seconds;
-  rows.push(`| ${threads} | ${load.toFixed(0)} ms | ${l2.toFixed(1)} ms | ${l3.toFixed(1)} ms | ${webSps.toFixed(2)} | ${nodeSps.toFixed(2)} | ${(nodeSps / webSps).toFixed(1)}x |`);
+  rows.push(`| ${threads} | ${load.toFixed(0)} ms | ${l2.infer.toFixed(1)} ms | ${l3.infer.toFixed(1)} ms | ${l2.cam.toFixed(1)} ms | ${l3.cam.toFixed(1)} ms | ${webSps.toFixed(2)} | ${nodeSps.toFixed(2)} | ${(nodeSps / webSps).toFixed(1)}x |`);
 }
 console.log(`LoRA fine-tuning of STMedFM-Tiny on bloodmnist (demo pack), batch ${batch}, ${steps} steps; inference batch 1, median of ${repeats}`);
-console.log('| threads | page load | 2D inference | 3D inference | browser steps/s | Node steps/s | Node/browser |');
-console.log('|---:|---:|---:|---:|---:|---:|---:|');
+console.log('| threads | page load | 2D inference | 3D inference | 2D Grad-CAM | 3D Grad-CAM | browser steps/s | Node steps/s | Node/browser |');
+console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) console.log(r);
 console.log(`requests: ${br.requests.length}, off-machine: ${br.requests.filter((u) => !u.startsWith('blob:') && new URL(u).hostname !== '127.0.0.1').length}`);
 await br.close();

@@ -6,7 +6,7 @@
  * to one thread without cross-origin isolation, and sends no request off the machine.
  * Screenshots of each state go to test-output/web/.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'vite';
@@ -14,10 +14,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getDataset, loadTaskFile } from '../../src/data/index.js';
 import { ForwardSession } from '../../src/engine/runtime/session.js';
 import { floatTensor } from '../../src/engine/runtime/tensors.js';
+import { renderOverlay } from '../../src/explain/overlay.js';
+import { GradCamExplainer } from '../../src/explain/saliency.js';
 import { applyAdapter } from '../../src/inference/adapter.js';
 import { readInput, readPredictInputs } from '../../src/inference/input.js';
 import { Predictor } from '../../src/inference/predictor.js';
 import { readPeftAdapter } from '../../src/io/peft_files.js';
+import { parseSafetensors, serializeSafetensors } from '../../src/io/safetensors.js';
 import type { ParamStore } from '../../src/model/params.js';
 import type { STMedFM } from '../../src/model/stmedfm.js';
 import { adapterFiles as adapterGroup } from '../../src/cli/adapter_files.js';
@@ -35,6 +38,30 @@ const missing = chromiumMissing();
 if (missing && process.env.CI === 'true') throw new Error(`browser tests cannot run in CI: ${missing}`);
 if (missing) console.warn(`[web] browser tests SKIPPED: ${missing}`);
 const TOL = 1e-4;
+
+/** What Predictor gives in Node for one input: logits (for calibrated probabilities) and probabilities. */
+async function nodeLogits(m: { model: STMedFM; store: ParamStore }, task: string, file: string): Promise<number[]> {
+  const x = readInput(file, getDataset(task));
+  const p = await Predictor.create(m.model, m.store, task, { batch: 1 });
+  const out = await p.run(x.data, 1);
+  await p.release();
+  return [...out.logits];
+}
+
+/** softmax(z / T), written out here (the page uses the evaluation module's softmaxRows). */
+function softmaxT(z: number[], t: number): number[] {
+  const m = Math.max(...z.map((v) => v / t));
+  const e = z.map((v) => Math.exp(v / t - m));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / s);
+}
+
+/** A copy of a checkpoint whose config carries `extra` fields (e.g. a stored calibration). */
+function withConfig(src: string, dst: string, extra: Record<string, unknown>): void {
+  const f = parseSafetensors(readFileSync(src), src);
+  const cfg = JSON.parse(f.metadata!.stmedfm_config!) as Record<string, unknown>;
+  writeFileSync(dst, serializeSafetensors(f.tensors, { ...f.metadata, stmedfm_config: JSON.stringify({ ...cfg, ...extra }) }));
+}
 
 async function nodeProbs(m: { model: STMedFM; store: ParamStore }, task: string, file: string): Promise<number[]> {
   const x = readInput(file, getDataset(task));
@@ -56,7 +83,7 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
   const shot = (name: string) => page().screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
   const pick = async (input: string, files: string[]) => page().setInputFiles(`#${input}`, files);
   const settled = async (status: string) => {
-    await page().waitForSelector(`#${status}[data-state]:not([data-state=busy])`, { timeout: 120_000 });
+    await page().waitForSelector(`#${status}[data-state]:not([data-state=busy])`, { timeout: 600_000 });
     return { state: await page().getAttribute(`#${status}`, 'data-state'), text: (await page().textContent(`#${status}`)) ?? '' };
   };
   const shownProbs = async () => {
@@ -96,6 +123,9 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     server = await serveStatic(outDir);
     br = await launch();
     page().on('pageerror', (e) => errors.push(e.message));
+    // a step that waits for something that never comes fails with its location instead of hanging
+    page().setDefaultTimeout(300_000);
+    if (process.env.WEB_DEBUG) page().on('console', (m) => console.log(`[page] ${m.text()}`));
     const t0 = performance.now();
     await page().goto(server.url);
     await page().waitForSelector('body[data-ready=true]');
@@ -111,6 +141,74 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
   it('loads cross-origin isolated, with WebAssembly threads', async () => {
     expect(Number(await page().getAttribute('#runtime', 'data-threads'))).toBeGreaterThan(1);
     await shot('01-loaded');
+  });
+
+  it('offers the packaged pretrained STMedFM-Tiny by default, with registry class names and the probabilities Node computes', async () => {
+    const st = await settled('model-status');
+    expect(st.state, st.text).toBe('ok');
+    expect(st.text).toMatch(/packaged STMedFM-Tiny, pretrained: pathmnist \(9 classes\), bloodmnist \(8 classes\), dermamnist \(7 classes\), organmnist3d \(11 classes\)/);
+    expect(await page().getAttribute('#model-status', 'data-packaged')).toBe('true');
+    // served by the page's own origin, as a file of the build
+    expect(br.requests.some((u) => /^http:\/\/127\.0\.0\.1:\d+\/assets\/stmedfm-tiny-[\w-]+\.safetensors$/.test(u))).toBe(true);
+    const pretrained = await loadModel(join(ROOT, 'data/pretrained/stmedfm-tiny.safetensors'));
+    await selectTask('bloodmnist');
+    await drop('input-drop', fx.png);
+    expect((await settled('input-status')).state).toBe('ok');
+    expectClose(await shownProbs(), await nodeProbs(pretrained, 'bloodmnist', fx.png));
+    expect(await page().$$eval('#probs tr[data-class] td:first-child', (tds) => tds.map((td) => td.textContent))).toEqual([...getDataset('bloodmnist').labels]);
+    expect(await page().textContent('#calibration')).toMatch(/^uncalibrated/);
+    await selectTask('organmnist3d');
+    await pick('input-input', [fx.volume]);
+    expect((await settled('input-status')).state).toBe('ok');
+    expectClose(await shownProbs(), await nodeProbs(pretrained, 'organmnist3d', fx.volume));
+    await shot('01b-packaged-model');
+  });
+
+  it('shows calibrated probabilities softmax(logits / T) when a checkpoint or adapter stores T, and says uncalibrated otherwise', async () => {
+    const calibrated = join(tmp, 'calibrated.safetensors');
+    withConfig(fx.checkpoint, calibrated, { calibration: { bloodmnist: { temperature: 2.5, split: 'val', nll_before: 1.3, nll_after: 1.1 }, organmnist3d: { temperature: 'bad' } } });
+    await pick('model-input', [calibrated]);
+    expect((await settled('model-status')).state).toBe('ok');
+    await selectTask('bloodmnist');
+    await pick('input-input', [fx.png]);
+    expect((await settled('input-status')).state).toBe('ok');
+    expect(await page().textContent('#calibration')).toMatch(/^calibrated \(T=2\.5\): softmax\(logits \/ T\), T from the checkpoint/);
+    const z = await nodeLogits(base, 'bloodmnist', fx.png);
+    const shown = await shownProbs();
+    expectClose(shown, softmaxT(z, 2.5));
+    // not the uncalibrated probabilities
+    expect(Math.max(...shown.map((p, i) => Math.abs(p - softmaxT(z, 1)[i]!)))).toBeGreaterThan(TOL);
+    await shot('02b-calibrated');
+    // a malformed entry is no calibration
+    await selectTask('organmnist3d');
+    await pick('input-input', [fx.volume]);
+    expect((await settled('input-status')).state).toBe('ok');
+    expect(await page().textContent('#calibration')).toMatch(/^uncalibrated/);
+    expectClose(await shownProbs(), await nodeProbs(base, 'organmnist3d', fx.volume));
+
+    // An adapter's own temperature; the checkpoint's no longer applies once the adapter changes the model.
+    const data = loadTaskFile('bloodmnist', fx.trainNpz);
+    const trained = await finetune({ task: 'bloodmnist', method: 'lora', from: base, loaded: new Map([['bloodmnist', data]]), steps: 3, batch2d: 16 });
+    const dir = join(tmp, 'calibrated-adapter');
+    await writeFileGroupAtomic(adapterGroup(trained, dir, 'bloodmnist'));
+    const cfgPath = join(dir, 'adapter_config.json');
+    const plain = readFileSync(cfgPath, 'utf8');
+    writeFileSync(cfgPath, JSON.stringify({ ...JSON.parse(plain), stmedfm_calibration: { task: 'bloodmnist', temperature: 0.5, split: 'val' } }));
+    const files = [calibrated, join(dir, 'adapter_model.safetensors'), cfgPath];
+    await pick('model-input', files);
+    expect((await settled('model-status')).state).toBe('ok');
+    await pick('input-input', [fx.png]);
+    expect((await settled('input-status')).state).toBe('ok');
+    expect(await page().textContent('#calibration')).toMatch(/^calibrated \(T=0\.5\): softmax\(logits \/ T\), T from the adapter/);
+    expectClose(await shownProbs(), softmaxT(await nodeLogits(trained, 'bloodmnist', fx.png), 0.5));
+    // the same adapter without the field: uncalibrated
+    writeFileSync(cfgPath, plain);
+    await pick('model-input', files);
+    expect((await settled('model-status')).state).toBe('ok');
+    await pick('input-input', [fx.png]);
+    expect((await settled('input-status')).state).toBe('ok');
+    expect(await page().textContent('#calibration')).toMatch(/^uncalibrated/);
+    expectClose(await shownProbs(), await nodeProbs(trained, 'bloodmnist', fx.png));
   });
 
   it('classifies a dropped 2D image with the probabilities Node computes', async () => {
@@ -129,6 +227,47 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     await shot('02-image-2d');
   });
 
+  /** The page's Grad-CAM map and overlay pixels against `stmedfm explain`'s computation in Node. */
+  const checkSaliency = async (task: string, file: string, z?: number) => {
+    expect(await page().isVisible('#saliency')).toBe(true);
+    const cam: number[] = JSON.parse((await page().getAttribute('#saliency', 'data-cam'))!);
+    const x = readInput(file, getDataset(task));
+    const e = await GradCamExplainer.create(base.model, base.store, task);
+    const want = await e.explain(x.data);
+    await e.release();
+    expect(Number(await page().getAttribute('#saliency', 'data-class-index'))).toBe(want.classIndex);
+    const max = Math.max(...want.cam);
+    expect(max).toBeGreaterThan(0);
+    expect(cam).toHaveLength(want.cam.length);
+    for (let i = 0; i < cam.length; i++) expect(Math.abs(cam[i]! - want.cam[i]!)).toBeLessThanOrEqual(1e-4 * max);
+    // the drawn pixels are renderOverlay's (the tile of slice z for a volume)
+    const img = renderOverlay(x.data, x.shape.slice(1), want.cam, want.grid);
+    const shown = await page().$eval('#saliency', (c) => {
+      const cv = c as unknown as { width: number; height: number; getContext(k: '2d'): { getImageData(a: number, b: number, w: number, h: number): { data: ArrayLike<number> } } };
+      return { w: cv.width, h: cv.height, px: Array.from(cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data) };
+    });
+    const ox = z === undefined ? 0 : (z % 7) * (shown.w + 2);
+    const oy = z === undefined ? 0 : Math.floor(z / 7) * (shown.w + 2);
+    let worst = 0;
+    for (let y = 0; y < shown.h; y++) {
+      for (let xx = 0; xx < shown.w; xx++) {
+        for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(shown.px[(y * shown.w + xx) * 4 + c]! - img.rgb[((oy + y) * img.width + ox + xx) * 3 + c]!));
+      }
+    }
+    expect(worst).toBeLessThanOrEqual(1);
+    return shown;
+  };
+
+  it('draws the Grad-CAM overlay of the top class: the map and pixels `stmedfm explain` computes in Node', async () => {
+    await selectTask('bloodmnist');
+    await pick('input-input', [fx.png]);
+    expect((await settled('input-status')).state).toBe('ok');
+    const shown = await checkSaliency('bloodmnist', fx.png);
+    expect([shown.w, shown.h]).toEqual([224, 224]);
+    expect(await page().textContent('#saliency-note')).toMatch(/^Grad-CAM for .+ \(the top class\) on the 7x7 token grid/);
+    await shot('02c-saliency');
+  });
+
   it('classifies a 3D volume and shows its slices', async () => {
     await selectTask('organmnist3d');
     await pick('input-input', [fx.volume]);
@@ -137,6 +276,9 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     expect(await page().getAttribute('#slice-range', 'max')).toBe('27');
     await page().fill('#slice-range', '3');
     expect(await page().textContent('#slice-index')).toBe('4 / 28');
+    // the overlay follows the slice viewer
+    const shown = await checkSaliency('organmnist3d', fx.volume, 3);
+    expect([shown.w, shown.h]).toEqual([112, 112]);
     await shot('03-volume-3d');
   });
 
@@ -222,7 +364,8 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     await shot('07-adapter-misfit');
   });
 
-  it('fine-tunes LoRA in the tab: the loss falls, held-out metrics show, and the downloaded adapter predicts the same in Node', async () => {
+  // (generous timeouts: the machine may be shared; no test asserts a duration)
+  it('fine-tunes LoRA in the tab: the loss falls, held-out metrics show, and the downloaded adapter predicts the same in Node', { timeout: 600_000 }, async () => {
     await pick('model-input', [fx.checkpoint]);
     expect((await settled('model-status')).state).toBe('ok');
     await page().fill('#steps', '24');
@@ -247,20 +390,13 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     console.log(`[web] in-tab LoRA: ${(await page().getAttribute('#train-status', 'data-steps-per-second'))} steps/s, test acc ${acc.toFixed(3)}, AUROC ${auroc.toFixed(3)}`);
     await shot('08-fine-tuned');
 
+    // the files behind the download button (its blob URLs; a Download event can be held back by Chromium)
     const dir = join(tmp, 'page-adapter');
     mkdirSync(dir);
-    const downloads = new Map<string, string>();
-    const got = new Promise<void>((res) => {
-      page().on('download', async (d) => {
-        const p = join(dir, d.suggestedFilename());
-        await d.saveAs(p);
-        downloads.set(d.suggestedFilename(), p);
-        if (downloads.size === 2) res();
-      });
-    });
-    await page().click('#download');
-    await got;
-    expect([...downloads.keys()].sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    for (const [key, name] of [['weights', 'adapter_model.safetensors'], ['config', 'adapter_config.json']] as const) {
+      const url = (await page().getAttribute('#download', `data-${key}`))!;
+      writeFileSync(join(dir, name), Buffer.from(await page().evaluate(async (u) => [...new Uint8Array(await (await fetch(u)).arrayBuffer())], url)));
+    }
     const adapter = await readPeftAdapter(dir);
     const inNode = applyAdapter(base, adapter);
     expect(inNode.task).toBe('bloodmnist');
@@ -271,6 +407,58 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     expectClose(shown, await nodeProbs(inNode, 'bloodmnist', fx.png));
     const baseProbs = await nodeProbs(base, 'bloodmnist', fx.png);
     expect(Math.max(...shown.map((p, i) => Math.abs(p - baseProbs[i]!)))).toBeGreaterThan(TOL);
+  });
+
+  it('fine-tunes on a dropped class folder, imported as `stmedfm data import` does: loss falls, held-out metrics, adapter loads in the CLI', { timeout: 600_000 }, async () => {
+    await pick('model-input', [fx.checkpoint]);
+    expect((await settled('model-status')).state).toBe('ok');
+    await page().fill('#steps', '24');
+    await page().fill('#batch', '32');
+    await page().fill('#lr', '0.01');
+    // The folder picker (<input webkitdirectory>): every file arrives with its path under the folder.
+    await page().setInputFiles('#train-folder-input', fx.classFolders);
+    const t = await settled('train-status');
+    expect(t.state, t.text).toBe('ok');
+    const losses: number[] = JSON.parse((await page().getAttribute('#train-status', 'data-losses'))!);
+    expect(losses).toHaveLength(24);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(losses.slice(-4))).toBeLessThan(mean(losses.slice(0, 4)) - 0.1);
+    expect(await page().textContent('#train-notes')).toMatch(/train\/val\/test 72\/8\/16 images/);
+    expect(Number(await page().getAttribute('#eval-table', 'data-auroc'))).toBeGreaterThan(0.5);
+    expect(await page().textContent('#eval-table')).toMatch(/held-out \(16 test samples\)/);
+    await shot('08b-class-folder');
+
+    // The page's data set is byte for byte the file the CLI's import writes for the same folder.
+    // (the files behind the page's download buttons, read through their blob URLs: Chromium holds back
+    // a page's further automatic downloads, and the LoRA test above already downloaded)
+    const blob = async (sel: string, key: string) =>
+      Buffer.from(await page().evaluate(async (u) => [...new Uint8Array(await (await fetch(u)).arrayBuffer())], (await page().getAttribute(sel, `data-${key}`))!));
+    const cliNpz = join(tmp, 'cli-import.npz');
+    const r = runCli(['data', 'import', '--images', fx.classFolders, '--out', cliNpz]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(Buffer.compare(await blob('#download-npz', 'href'), readFileSync(cliNpz))).toBe(0);
+
+    const adapterDir = join(tmp, 'folder-adapter');
+    mkdirSync(adapterDir);
+    writeFileSync(join(adapterDir, 'adapter_model.safetensors'), await blob('#download', 'weights'));
+    writeFileSync(join(adapterDir, 'adapter_config.json'), await blob('#download', 'config'));
+    const inNode = applyAdapter(base, await readPeftAdapter(adapterDir));
+    await pick('input-input', [fx.png]);
+    expect((await settled('input-status')).state).toBe('ok');
+    // Node reads the downloaded files (readPeftAdapter, as the CLI does) and predicts the same.
+    expectClose(await shownProbs(), await nodeProbs(inNode, 'bloodmnist', fx.png));
+  });
+
+  it('says what is wrong with class folders that do not fit the task', async () => {
+    const bad = join(tmp, 'fx-bad-folders', 'bloodmnist-two');
+    for (const c of ['cats', 'dogs']) {
+      mkdirSync(join(bad, c), { recursive: true });
+      writeFileSync(join(bad, c, 'a.png'), readFileSync(fx.png));
+    }
+    await page().setInputFiles('#train-folder-input', bad);
+    const t = await settled('train-status');
+    expect(t.state).toBe('error');
+    expect(t.text).toMatch(/2 class folders \(cats, dogs\) do not fit bloodmnist, which has 8 classes/);
   });
 
   it('sent no request off 127.0.0.1 and raised no page errors', () => {

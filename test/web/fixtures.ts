@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { npyArray, writeNpy, writeSynth } from '../../src/data/index.js';
+import { loadTaskFile, npyArray, writeNpy, writeSynth } from '../../src/data/index.js';
 import { exportOnnx } from '../../src/inference/export.js';
 import { MODEL_CONFIGS, STMEDFM_TINY } from '../../src/model/config.js';
 import { ParamStore } from '../../src/model/params.js';
@@ -33,6 +33,36 @@ export interface WebFixtures {
   nifti: string;
   /** A 4D NIfTI: the wrong shape for a 3D task. */
   nifti4d: string;
+  /** `bloodmnist-folders/<class>/*.png|jpg`: one subfolder per BloodMNIST class, learnable. */
+  classFolders: string;
+}
+
+/** A class-folder tree from the synthetic bloodmnist train split: `perClass` images per class, PNG and JPEG alternating. */
+export function writeClassFolders(dir: string, npz: string, perClass: number): void {
+  const train = loadTaskFile('bloodmnist', npz).train;
+  const seen = new Map<number, number>();
+  for (let i = 0; i < train.n; i++) {
+    const c = train.labels[i]!;
+    const k = seen.get(c) ?? 0;
+    if (k >= perClass) continue;
+    seen.set(c, k + 1);
+    const folder = join(dir, train.info.labels[c]!);
+    mkdirSync(folder, { recursive: true });
+    const rgba = new Uint8Array(28 * 28 * 4);
+    for (let p = 0; p < 784; p++) {
+      rgba.set(train.images.subarray(p * 3, p * 3 + 3).map((_, j) => train.images[i * 2352 + p * 3 + j]!), p * 4);
+      rgba[p * 4 + 3] = 255;
+    }
+    if (k % 2 === 0) {
+      const png = new PNG({ width: 28, height: 28 });
+      png.data = Buffer.from(rgba);
+      writeFileSync(join(folder, `img${String(i).padStart(3, '0')}.png`), PNG.sync.write(png));
+    } else {
+      writeFileSync(join(folder, `img${String(i).padStart(3, '0')}.jpg`), jpeg.encode({ data: rgba, width: 28, height: 28 }, 95).data);
+    }
+  }
+  // what file managers leave behind: never a sample (the import's own rule)
+  writeFileSync(join(dir, train.info.labels[0]!, '.DS_Store'), 'junk');
 }
 
 /** A minimal NIfTI-1 file (int16 voxels, sform from the voxel size): enough for the shared reader. */
@@ -99,5 +129,7 @@ export async function makeFixtures(dir: string): Promise<WebFixtures> {
   writeFileSync(nifti, niftiBytes(ctShape, ct));
   const nifti4d = join(dir, 'series.nii');
   writeFileSync(nifti4d, niftiBytes([8, 8, 8, 3], new Int16Array(8 * 8 * 8 * 3)));
-  return { nifti, nifti4d, dir, checkpoint, smallCheckpoint, onnx, png: pngPath, jpeg: jpegPath, volume, flatNpy, notAnImage, trainNpz };
+  const classFolders = join(dir, 'bloodmnist-folders');
+  writeClassFolders(classFolders, trainNpz, 12);
+  return { classFolders, nifti, nifti4d, dir, checkpoint, smallCheckpoint, onnx, png: pngPath, jpeg: jpegPath, volume, flatNpy, notAnImage, trainNpz };
 }

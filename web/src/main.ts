@@ -2,10 +2,15 @@
 import './polyfills.js';
 import type { LoadedModel } from '../../src/training/checkpoint.js';
 import type { StepLog } from '../../src/training/trainer.js';
-import { type Classification, type PageModel, PageError, checkpointModel, loadModelFiles, sortModelFiles } from './model.js';
+import { type Classification, type PageModel, type PageSaliency, PageError, checkpointModel, loadModelFiles, parseCheckpoint, sortModelFiles } from './model.js';
+import { checkpointCalibration } from './calibration.js';
+// The packaged pretrained STMedFM-Tiny: emitted into the build as a file of the site (same origin).
+import pretrainedUrl from '../../data/pretrained/stmedfm-tiny.safetensors?url';
+import { type Dropped, droppedFiles, pickedFiles } from './folder.js';
+import { describeCalibration } from './calibration.js';
 import { setUpRuntime } from './runtime.js';
 import { type TrainOutcome, fineTuneInTab } from './train.js';
-import { drawLoss, drawSlice } from './views.js';
+import { drawLoss, drawOverlay, drawSlice } from './views.js';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
@@ -55,6 +60,28 @@ function onDrop(zoneId: string, inputId: string, handle: (files: File[]) => void
   });
 }
 
+/** The training zone: files or whole folders (dropped, or picked with the folder picker). */
+function onDropTree(zoneId: string, inputIds: string[], handle: (files: Dropped[]) => void): void {
+  const zone = $(zoneId);
+  zone.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    zone.classList.add('over');
+  });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', async (e) => {
+    e.preventDefault();
+    zone.classList.remove('over');
+    if (e.dataTransfer) handle(await droppedFiles(e.dataTransfer));
+  });
+  for (const id of inputIds) {
+    const input = $<HTMLInputElement>(id);
+    input.addEventListener('change', () => {
+      handle(pickedFiles(input.files));
+      input.value = '';
+    });
+  }
+}
+
 function taskPicker(): void {
   const m = state.model;
   const old = document.getElementById('task');
@@ -80,13 +107,14 @@ onDrop('model-drop', 'model-input', async (files) => {
     state.model = model;
     if (base) state.base = base;
     status('model-status', `${model.description} (${(performance.now() - t0).toFixed(0)} ms)`);
+    $('model-status').dataset.packaged = 'false';
     taskPicker();
   } catch (e) {
     fail('model-status', e);
   }
 });
 
-function showResult(c: Classification, name: string): void {
+function showResult(c: Classification, name: string, sal?: PageSaliency | string): void {
   const rows = c.labels
     .map((l, i) => {
       const p = c.probs[i]!;
@@ -94,6 +122,7 @@ function showResult(c: Classification, name: string): void {
     })
     .join('');
   $('result').innerHTML =
+    `<p id="calibration" class="note" data-temperature="${c.calibration?.temperature ?? ''}">${describeCalibration(c.calibration)}${c.calibration ? `: softmax(logits / T), T from the ${c.calibration.from}` : ': softmax(logits); no temperature stored with this model'}</p>` +
     `<p><strong id="top-class">${escapeHtml(c.labels[c.top]!)}</strong> for ${escapeHtml(name)} (${c.ms.toFixed(1)} ms)</p>` +
     (c.input.warnings.length ? `<p class="note">${c.input.warnings.map(escapeHtml).join('<br>')}</p>` : '') +
     `<table id="probs"><tr><th>class</th><th>probability</th><th></th></tr>${rows}</table>`;
@@ -106,8 +135,20 @@ function showResult(c: Classification, name: string): void {
   const depth = volume ? c.input.shape[2]! : 1;
   range.max = String(depth - 1);
   range.value = String(Math.floor(depth / 2));
+  const overlay = $<HTMLCanvasElement>('saliency');
+  overlay.hidden = typeof sal !== 'object';
+  $('saliency-note').textContent =
+    typeof sal === 'object'
+      ? `Grad-CAM for ${c.labels[sal.classIndex]} (the top class) on the ${sal.grid.join('x')} token grid, as stmedfm explain draws it${volume ? '; this slice' : ''} (${sal.ms.toFixed(0)} ms)`
+      : (sal ?? '');
+  if (typeof sal === 'object') {
+    overlay.dataset.cam = JSON.stringify([...sal.cam]);
+    overlay.dataset.classIndex = String(sal.classIndex);
+    overlay.dataset.ms = String(sal.ms);
+  }
   const draw = (): void => {
     drawSlice($<HTMLCanvasElement>('slice'), c.input, Number(range.value));
+    if (typeof sal === 'object') drawOverlay(overlay, sal.overlay, volume ? { size: c.input.shape[4]! * 4, z: Number(range.value) } : undefined);
     $('slice-index').textContent = volume ? `${Number(range.value) + 1} / ${depth}` : '2D image';
   };
   range.oninput = draw;
@@ -127,7 +168,8 @@ onDrop('input-drop', 'input-input', async (files) => {
   try {
     const c = await state.model.classify(f.name, new Uint8Array(await f.arrayBuffer()));
     state.last = c;
-    showResult(c, f.name);
+    const sal = state.model.explain ? await state.model.explain(c.input, c.top) : 'no saliency overlay: an ONNX export has no gradient graph; load the checkpoint to see one';
+    showResult(c, f.name, sal);
     status('input-status', `${f.name}: ${state.model.task}`);
   } catch (e) {
     $('viewer').hidden = true;
@@ -135,9 +177,10 @@ onDrop('input-drop', 'input-input', async (files) => {
   }
 });
 
-onDrop('train-drop', 'train-input', async (files) => {
+onDropTree('train-drop', ['train-input', 'train-folder-input'], async (files) => {
   const f = files[0];
   if (!f) return;
+  const what = f.path.includes('/') ? `folder ${f.path.split('/')[0]}` : f.file.name;
   const base = state.base;
   if (!base || !state.model) return status('train-status', 'load a base checkpoint (.safetensors) first (section 1)', true);
   const steps = Number($<HTMLInputElement>('steps').value);
@@ -151,14 +194,14 @@ onDrop('train-drop', 'train-input', async (files) => {
   };
   requestAnimationFrame(tick);
   const framesAtStep: number[] = [];
-  busy('train-status', `fine-tuning on ${f.name}...`);
+  busy('train-status', `fine-tuning on ${what}...`);
   $('eval').innerHTML = '';
   $<HTMLButtonElement>('download').disabled = true;
+  $<HTMLButtonElement>('download-npz').hidden = true;
   try {
     const out = await fineTuneInTab({
       base,
-      fileName: f.name,
-      bytes: new Uint8Array(await f.arrayBuffer()),
+      files,
       fallbackTask: state.model.task,
       method: $<HTMLSelectElement>('method').value as 'lora' | 'adapter',
       steps,
@@ -178,8 +221,10 @@ onDrop('train-drop', 'train-input', async (files) => {
     state.model = checkpointModel(`fine-tuned ${out.trained.model.peft?.kind} for ${out.task} (in this tab)`, out.trained, base, runtime.threads, out.task);
     taskPicker();
     status('model-status', state.model.description);
+    $('model-status').dataset.packaged = 'false';
     const e = out.eval;
     $('eval').innerHTML =
+      (out.notes.length ? `<p class="note" id="train-notes">${out.notes.map(escapeHtml).join('<br>')}</p>` : '') +
       `<table id="eval-table" data-acc="${e.acc}" data-auroc="${e.auroc}" data-ece="${e.ece}"><tr><th>held-out (${e.n} test samples)</th><th></th></tr>` +
       `<tr><td>accuracy</td><td class="num">${e.acc.toFixed(4)}</td></tr><tr><td>AUROC (macro)</td><td class="num">${e.auroc.toFixed(4)}</td></tr>` +
       `<tr><td>ECE</td><td class="num">${e.ece.toFixed(4)}</td></tr></table>`;
@@ -188,6 +233,11 @@ onDrop('train-drop', 'train-input', async (files) => {
     status('train-status', `done: ${out.trained.result.stepsDone} steps, ${out.stepsPerSecond.toFixed(2)} steps/s, loss ${losses[0]!.toFixed(4)} -> ${losses[losses.length - 1]!.toFixed(4)}`);
     $('train-status').dataset.losses = JSON.stringify(losses);
     $<HTMLButtonElement>('download').disabled = false;
+    $<HTMLButtonElement>('download-npz').hidden = !out.npz;
+    // the files' blob URLs, also readable by a test (Chromium may hold back a page's later downloads)
+    if (out.npz) $('download-npz').dataset.href = URL.createObjectURL(new Blob([out.npz as Uint8Array<ArrayBuffer>]));
+    $('download').dataset.weights = URL.createObjectURL(new Blob([out.files.weights as Uint8Array<ArrayBuffer>]));
+    $('download').dataset.config = URL.createObjectURL(new Blob([out.files.config]));
   } catch (e) {
     fail('train-status', e);
   } finally {
@@ -209,5 +259,32 @@ $('download').addEventListener('click', () => {
   download('adapter_model.safetensors', t.files.weights as Uint8Array<ArrayBuffer>, 'application/octet-stream');
   download('adapter_config.json', t.files.config, 'application/json');
 });
+
+$('download-npz').addEventListener('click', () => {
+  const npz = state.trained?.npz;
+  if (npz) download(`${state.trained!.task}-imported.npz`, npz as Uint8Array<ArrayBuffer>, 'application/octet-stream');
+});
+
+/** Loads the packaged pretrained model (a file of this site: no request leaves the page's origin). */
+async function loadPackaged(): Promise<void> {
+  busy('model-status', 'loading the packaged STMedFM-Tiny...');
+  try {
+    const t0 = performance.now();
+    const res = await fetch(pretrainedUrl);
+    if (!res.ok) throw new PageError(`the packaged model could not be read from this site (HTTP ${res.status}); drop a model file instead`);
+    const ck = parseCheckpoint('stmedfm-tiny.safetensors', new Uint8Array(await res.arrayBuffer()));
+    await state.model?.release();
+    const heads = ck.model.heads.map((h) => `${h.name} (${h.numClasses} classes)`).join(', ');
+    state.model = checkpointModel(`packaged STMedFM-Tiny, pretrained: ${heads}`, ck, ck, runtime.threads, undefined, (t) => checkpointCalibration(ck.config, t));
+    state.base = ck;
+    status('model-status', `${state.model.description} (${(performance.now() - t0).toFixed(0)} ms)`);
+    $('model-status').dataset.packaged = 'true';
+    taskPicker();
+  } catch (e) {
+    fail('model-status', e);
+  }
+}
+$('use-packaged').addEventListener('click', () => void loadPackaged());
+await loadPackaged();
 
 document.body.dataset.ready = 'true';

@@ -7,6 +7,8 @@ import { type DatasetInfo, getDataset, isDatasetName } from '../../src/data/inde
 import { readOnnxMetadata } from '../../src/engine/onnx/inspect.js';
 import { ForwardSession } from '../../src/engine/runtime/session.js';
 import { floatTensor } from '../../src/engine/runtime/tensors.js';
+import { GradCamExplainer } from '../../src/explain/saliency.js';
+import { type RgbImage, renderOverlay } from '../../src/explain/overlay.js';
 import { applyAdapter } from '../../src/inference/adapter.js';
 import { type ModelInput, inputFromBytes } from '../../src/inference/input.js';
 import { Predictor } from '../../src/inference/predictor.js';
@@ -16,14 +18,27 @@ import { parseSafetensors } from '../../src/io/safetensors.js';
 import type { ParamStore } from '../../src/model/params.js';
 import type { STMedFM } from '../../src/model/stmedfm.js';
 import { type LoadedModel, modelOf } from '../../src/training/checkpoint.js';
+import { type Calibration, adapterCalibration, calibratedProbs, checkpointCalibration, onnxCalibration } from './calibration.js';
 
 export class PageError extends Error {}
 
 export interface Classification {
   input: ModelInput & { warnings: string[] };
+  /** Shown probabilities: softmax(logits / T) when the model carries a temperature T. */
   probs: Float32Array;
+  calibration?: Calibration;
   labels: readonly string[];
   top: number;
+  ms: number;
+}
+
+/** Grad-CAM of the predicted class (src/explain, as `stmedfm explain`), drawn over the input. */
+export interface PageSaliency {
+  classIndex: number;
+  grid: number[];
+  cam: Float64Array;
+  /** The overlay picture: one tile for an image, a montage of depth slices (7 to a row) for a volume. */
+  overlay: RgbImage;
   ms: number;
 }
 
@@ -35,6 +50,8 @@ export interface PageModel {
   readonly trainable?: { model: STMedFM; store: ParamStore; base: LoadedModel };
   info(): DatasetInfo;
   classify(name: string, bytes: Uint8Array): Promise<Classification>;
+  /** Checkpoint models only: an ONNX export has no gradient graph. */
+  explain?(input: Classification['input'], classIndex: number): Promise<PageSaliency>;
   release(): Promise<void>;
 }
 
@@ -81,6 +98,7 @@ export async function loadOnnx(name: string, bytes: Uint8Array, threads: number)
   if (!isDatasetName(task)) throw new PageError(`${name}: task '${task}' is not one this build knows`);
   const info = getDataset(task);
   const labels: string[] = JSON.parse(meta['stmedfm.labels'] ?? '[]');
+  const calibration = onnxCalibration(meta);
   const session = await ForwardSession.create(bytes, { threads });
   return {
     description: `${name}: exported ${task} model (${labels.length} classes)`,
@@ -90,18 +108,30 @@ export async function loadOnnx(name: string, bytes: Uint8Array, threads: number)
     async classify(file, data) {
       const input = preprocess(file, data, info);
       const t0 = performance.now();
-      const out = await session.run({ x: floatTensor(input.data, input.shape) }, ['probabilities']);
+      const out = await session.run({ x: floatTensor(input.data.slice(), input.shape) }, ['probabilities']);
       const probs = Float32Array.from(out.probabilities!.data as Float32Array);
-      return { input, probs, labels: labelsOf(info, probs.length).map((l, i) => labels[i] ?? l), top: argmax(probs), ms: performance.now() - t0 };
+      // the exported `probabilities` output is already calibrated when the metadata names a temperature
+      return { input, probs, ...(calibration ? { calibration } : {}), labels: labelsOf(info, probs.length).map((l, i) => labels[i] ?? l), top: argmax(probs), ms: performance.now() - t0 };
     },
     release: () => session.release(),
   };
 }
 
-/** The page's view of a checkpoint (+ adapter): one Predictor per task, made when first used. */
-export function checkpointModel(description: string, loaded: { model: STMedFM; store: ParamStore }, base: LoadedModel, threads: number, task?: string): PageModel {
+/**
+ * The page's view of a checkpoint (+ adapter): one Predictor per task, made when first used.
+ * `calibrationOf` gives the stored temperature of a task, if any.
+ */
+export function checkpointModel(
+  description: string,
+  loaded: { model: STMedFM; store: ParamStore },
+  base: LoadedModel,
+  threads: number,
+  task?: string,
+  calibrationOf: (task: string) => Calibration | undefined = () => undefined,
+): PageModel {
   const tasks = loaded.model.heads.map((h) => h.name);
   const predictors = new Map<string, Predictor>();
+  const explainers = new Map<string, GradCamExplainer>();
   const m: PageModel = {
     description,
     tasks,
@@ -117,11 +147,29 @@ export function checkpointModel(description: string, loaded: { model: STMedFM; s
         predictors.set(m.task, p);
       }
       const t0 = performance.now();
-      const out = await p.run(input.data, 1);
-      return { input, probs: out.probs, labels: labelsOf(info, out.classes), top: argmax(out.probs), ms: performance.now() - t0 };
+      // a copy: ORT's proxy worker takes over (detaches) the buffers it is given, and the page
+      // still draws the input and explains it
+      const out = await p.run(input.data.slice(), 1);
+      const calibration = info.task === 'multi-label, binary-class' ? undefined : calibrationOf(m.task);
+      const probs = calibration ? calibratedProbs(out.logits, calibration.temperature) : out.probs;
+      return { input, probs, ...(calibration ? { calibration } : {}), labels: labelsOf(info, out.classes), top: argmax(probs), ms: performance.now() - t0 };
+    },
+    async explain(input, classIndex) {
+      let e = explainers.get(m.task);
+      if (!e) {
+        e = await GradCamExplainer.create(loaded.model, loaded.store, m.task, { threads });
+        explainers.set(m.task, e);
+      }
+      const t0 = performance.now();
+      // one run for the given class (explain() runs twice to find the predicted class itself, and
+      // ORT's proxy worker detaches the input buffer on the first run)
+      const s = await e.explain(input.data.slice(), classIndex);
+      const overlay = renderOverlay(input.data, input.shape.slice(1), s.cam, s.grid);
+      return { classIndex: s.classIndex, grid: s.grid, cam: s.cam, overlay, ms: performance.now() - t0 };
     },
     async release() {
       for (const p of predictors.values()) await p.release();
+      for (const e of explainers.values()) await e.release();
     },
   };
   return m;
@@ -168,16 +216,19 @@ export async function loadModelFiles(files: ModelFiles, base: LoadedModel | unde
   const ckName = files.checkpoint?.name ?? 'the loaded checkpoint';
   if (!files.adapterWeights || !files.adapterConfig) {
     if (!ck) throw new PageError('no model file in the drop');
-    return { model: checkpointModel(`${ckName}: ${ck.model.heads.map((h) => `${h.name} (${h.numClasses} classes)`).join(', ')}`, ck, ck, threads), base: ck };
+    return { model: checkpointModel(`${ckName}: ${ck.model.heads.map((h) => `${h.name} (${h.numClasses} classes)`).join(', ')}`, ck, ck, threads, undefined, (t) => checkpointCalibration(ck.config, t)), base: ck };
   }
   if (!ck) throw new PageError(`an adapter needs its base checkpoint: drop the checkpoint .safetensors with the adapter files`);
   let applied;
+  let adapterConfig: unknown;
   try {
     const adapter = peftAdapterOf(await files.adapterConfig.text(), ADAPTER_CONFIG_NAME, parseSafetensors(await bytesOf(files.adapterWeights), ADAPTER_WEIGHTS_NAME), ADAPTER_WEIGHTS_NAME);
+    adapterConfig = adapter.config;
     applied = applyAdapter(ck, adapter);
   } catch (e) {
     throw new PageError(`${ckName} + adapter: ${(e as Error).message}`);
   }
   const kind = applied.model.peft?.kind === 'lora' ? 'LoRA' : 'bottleneck';
-  return { model: checkpointModel(`${ckName} + ${kind} adapter for ${applied.task}`, applied, ck, threads, applied.task), base: ck };
+  // The adapter changes the backbone: the checkpoint's temperatures no longer apply, only the adapter's own.
+  return { model: checkpointModel(`${ckName} + ${kind} adapter for ${applied.task}`, applied, ck, threads, applied.task, (t) => adapterCalibration(adapterConfig, t)), base: ck };
 }

@@ -1,4 +1,5 @@
 /** Canvas views: a slice of the (preprocessed) input and the training-loss curve. */
+import type { RgbImage } from '../../src/explain/overlay.js';
 import type { ModelInput } from '../../src/inference/input.js';
 
 /** Draws slice `z` of a volume [1,1,D,H,W] or a 2D image [1,C,H,W]; values are in [-1, 1] after normalisation. */
@@ -49,4 +50,29 @@ export function drawLoss(canvas: HTMLCanvasElement, losses: readonly number[], t
   ctx.beginPath();
   losses.forEach((v, i) => (i ? ctx.lineTo(x(i), y(v)) : ctx.moveTo(x(i), y(v))));
   ctx.stroke();
+}
+
+/**
+ * Draws an overlay picture (from src/explain's renderOverlay) at its own size. For a volume's
+ * montage (tiles of `tile` px, 7 to a row, 2 px apart) only the tile of slice `z` is drawn.
+ */
+export function drawOverlay(canvas: HTMLCanvasElement, img: RgbImage, tile?: { size: number; z: number }): void {
+  const w = tile ? tile.size : img.width;
+  const h = tile ? tile.size : img.height;
+  const ox = tile ? (tile.z % 7) * (tile.size + 2) : 0;
+  const oy = tile ? Math.floor(tile.z / 7) * (tile.size + 2) : 0;
+  canvas.width = w;
+  canvas.height = h;
+  const data = new ImageData(w, h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const src = ((oy + y) * img.width + ox + x) * 3;
+      const dst = (y * w + x) * 4;
+      data.data[dst] = img.rgb[src]!;
+      data.data[dst + 1] = img.rgb[src + 1]!;
+      data.data[dst + 2] = img.rgb[src + 2]!;
+      data.data[dst + 3] = 255;
+    }
+  }
+  canvas.getContext('2d')!.putImageData(data, 0, 0);
 }

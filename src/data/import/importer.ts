@@ -11,16 +11,13 @@
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import { zipSync, type Zippable } from 'fflate';
 import { writeFileAtomicSync } from '../../io/atomic.js';
 import { DataError } from '../errors.js';
-import { writeNpy } from '../npy.js';
-import { SPLITS, type Split } from '../registry.js';
+import type { Split } from '../registry.js';
 import { apply3d, checkAxisCodes, decodeImage, outputShape, pipeline2d, pipeline3d, type FitMode, type Pipeline, type Volume } from '../imaging/index.js';
-import { encodeUnicodeNpy } from './npy_unicode.js';
+import { encodeImport } from './encode.js';
 import { readBytes, readVolume } from './read.js';
 import { dimensionOf, listClassFolders, type ManifestOptions, readManifest, type SampleRef } from './sources.js';
-import { assignSplits } from './splits.js';
 import { apply2d } from '../imaging/pipeline.js';
 
 /** The source is class folders (`images`) or a manifest (the manifest's own options). */
@@ -53,10 +50,6 @@ export interface ImportSummary {
   readonly pipeline: Pipeline;
   readonly splitMethod: string;
   readonly seconds: number;
-}
-
-function taskType(classes: number): string {
-  return classes === 2 ? 'binary-class' : 'multi-class';
 }
 
 export async function importDataset(o: ImportOptions): Promise<ImportSummary> {
@@ -149,50 +142,23 @@ export async function importDataset(o: ImportOptions): Promise<ImportSummary> {
   const kept = samples.map((_, i) => i).filter((i) => ok[i]);
   const skipped = samples.length - kept.length;
   const seed = o.seed ?? 0;
-  let splits: Split[];
-  let splitMethod: string;
-  if (o.splitCol) {
-    splits = kept.map((i) => samples[i]!.split!);
-    splitMethod = `manifest column ${o.splitCol}`;
-  } else {
-    splits = assignSplits({
-      labels: kept.map((i) => samples[i]!.label),
-      classNames,
-      ...(o.groupCol ? { groups: kept.map((i) => samples[i]!.group) } : {}),
-      hashes: kept.map((i) => hashes[i]!),
-      seed,
-    });
-    splitMethod = `stratified 70/10/20, seed ${seed}${o.groupCol ? `, grouped by ${o.groupCol}` : ''}, identical images kept together`;
+  let keptPixels = pixels;
+  if (skipped) {
+    keptPixels = new Uint8Array(kept.length * perBytes);
+    kept.forEach((i, k) => keptPixels.set(pixels.subarray(i * perBytes, (i + 1) * perBytes), k * perBytes));
   }
-  // only --classes can name a class without samples (e.g. a test-only file for prediction): say so
-  const empty = classNames.filter((_, c) => !kept.some((i) => samples[i]!.label === c));
-  if (empty.length) warn(`no samples for ${empty.length} class(es) of --classes: ${empty.join(', ')}`);
-
-  const members: Zippable = {};
-  const counts = {} as Record<Split, number[]>;
-  const n = {} as Record<Split, number>;
-  for (const split of SPLITS) {
-    const idx = kept.filter((_, k) => splits[k] === split);
-    const imgs = new Uint8Array(idx.length * perBytes);
-    const labs = new Uint8Array(idx.length);
-    idx.forEach((i, k) => {
-      imgs.set(pixels.subarray(i * perBytes, (i + 1) * perBytes), k * perBytes);
-      labs[k] = samples[i]!.label;
-    });
-    members[`${split}_images.npy`] = writeNpy({ dtype: 'uint8', shape: [idx.length, ...per], data: imgs });
-    members[`${split}_labels.npy`] = writeNpy({ dtype: 'uint8', shape: [idx.length, 1], data: labs });
-    members[`${split}_sources.npy`] = encodeUnicodeNpy(idx.map((i) => samples[i]!.source));
-    counts[split] = classNames.map((_, c) => idx.filter((i) => samples[i]!.label === c).length);
-    n[split] = idx.length;
-  }
-  if (classNames.length > 255) throw new DataError(`${classNames.length} classes: at most 255 fit the uint8 labels of the MedMNIST layout`);
-  members['class_names.npy'] = encodeUnicodeNpy(classNames);
-  members['task_type.npy'] = encodeUnicodeNpy([taskType(classNames.length)]);
-  members['dim.npy'] = encodeUnicodeNpy([`${dim}D`]);
-  members['preprocessing.npy'] = encodeUnicodeNpy([JSON.stringify(pipeline)]);
-  members['split_seed.npy'] = writeNpy({ dtype: 'int32', shape: [1], data: Int32Array.of(seed) });
-  members['split_method.npy'] = encodeUnicodeNpy([splitMethod]);
-  const bytes = zipSync(members, { level: 6, mtime: new Date(1980, 0, 1, 0, 0, 0) });
+  const { bytes, counts, n, splitMethod } = encodeImport({
+    dim,
+    classNames,
+    pipeline,
+    per,
+    samples: kept.map((i) => ({ ...samples[i]!, hash: hashes[i]! })),
+    pixels: keptPixels,
+    seed,
+    ...(o.splitCol ? { splitCol: o.splitCol } : {}),
+    ...(o.groupCol ? { groupCol: o.groupCol } : {}),
+    onWarning: warn,
+  });
   try {
     writeFileAtomicSync(o.out, bytes, { mkdir: true });
   } catch (e) {

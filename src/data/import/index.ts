@@ -1,4 +1,5 @@
 /** Node-side import: sources (folders, CSV), splits, the `.npz` writer with provenance keys. */
+export * from './encode.js';
 export * from './importer.js';
 export * from './npy_unicode.js';
 export * from './read.js';

@@ -43,34 +43,61 @@ function isFile(p: string): boolean {
   }
 }
 
-export function listClassFolders(dir: string, classes?: readonly string[]): { samples: SampleRef[]; classNames: string[]; warnings: string[] } {
-  if (!existsSync(dir)) throw new DataError(`--images ${dir}: no such folder`);
-  if (!isDir(dir)) throw new DataError(`--images ${dir}: not a folder; give a folder with one subfolder per class`);
-  const entries = readdirSync(dir, { withFileTypes: true }).filter((e) => !isJunkFile(e.name));
-  const folders = entries.filter((e) => e.isDirectory() || (e.isSymbolicLink() && isDir(join(dir, e.name)))).map((e) => e.name).sort();
-  if (!folders.length) throw new DataError(`--images ${dir}: no class subfolders; put each class's images in a subfolder named after the class`);
+export interface ClassFolder {
+  readonly name: string;
+  /** File names in the folder (junk files are dropped here). */
+  readonly files: readonly string[];
+}
+
+export interface ClassFolderSample {
+  readonly folder: string;
+  readonly file: string;
+  /** `class/file`, as recorded in `{split}_sources`. */
+  readonly source: string;
+  readonly label: number;
+}
+
+/**
+ * Pure: class names (the sorted folder names, or `classes`) and samples (sorted file names) from
+ * a listing of class folders. The CLI lists a folder on disk; the browser app a dropped folder.
+ */
+export function classFolderSamples(where: string, listing: readonly ClassFolder[], looseFiles: number, classes?: readonly string[]): { samples: ClassFolderSample[]; classNames: string[]; warnings: string[] } {
+  const folders = listing.map((f) => f.name).filter((n) => !isJunkFile(n)).sort();
+  if (!folders.length) throw new DataError(`--images ${where}: no class subfolders; put each class's images in a subfolder named after the class`);
   const warnings: string[] = [];
-  const loose = entries.filter((e) => !folders.includes(e.name)).length;
-  if (loose) warnings.push(`${dir}: ${loose} file(s) directly in the folder are ignored (only class subfolders are read)`);
+  if (looseFiles) warnings.push(`${where}: ${looseFiles} file(s) directly in the folder are ignored (only class subfolders are read)`);
   let classNames = folders;
   if (classes) {
     const missing = classes.filter((c) => !folders.includes(c));
-    if (missing.length) throw new DataError(`--classes names ${missing.join(', ')}, but ${dir} has no such subfolder (it has: ${folders.join(', ')})`);
+    if (missing.length) throw new DataError(`--classes names ${missing.join(', ')}, but ${where} has no such subfolder (it has: ${folders.join(', ')})`);
     const extra = folders.filter((f) => !classes.includes(f));
     if (extra.length) warnings.push(`subfolders not in --classes are ignored: ${extra.join(', ')}`);
     classNames = [...classes];
   }
-  const samples: SampleRef[] = [];
+  const samples: ClassFolderSample[] = [];
   classNames.forEach((c, label) => {
-    // symbolic links are followed (data sets are often assembled from links)
-    const files = readdirSync(join(dir, c), { withFileTypes: true })
-      .filter((e) => !isJunkFile(e.name) && (e.isFile() || (e.isSymbolicLink() && isFile(join(dir, c, e.name)))))
-      .map((e) => e.name)
-      .sort();
-    if (!files.length) throw new DataError(`class folder ${join(dir, c)} is empty; remove it or add its images`);
-    for (const f of files) samples.push({ path: resolve(dir, c, f), source: `${c}/${f}`, label });
+    const files = listing.find((f) => f.name === c)!.files.filter((n) => !isJunkFile(n)).slice().sort();
+    if (!files.length) throw new DataError(`class folder ${join(where, c)} is empty; remove it or add its images`);
+    for (const f of files) samples.push({ folder: c, file: f, source: `${c}/${f}`, label });
   });
   return { samples, classNames, warnings };
+}
+
+export function listClassFolders(dir: string, classes?: readonly string[]): { samples: SampleRef[]; classNames: string[]; warnings: string[] } {
+  if (!existsSync(dir)) throw new DataError(`--images ${dir}: no such folder`);
+  if (!isDir(dir)) throw new DataError(`--images ${dir}: not a folder; give a folder with one subfolder per class`);
+  const entries = readdirSync(dir, { withFileTypes: true }).filter((e) => !isJunkFile(e.name));
+  const folders = entries.filter((e) => e.isDirectory() || (e.isSymbolicLink() && isDir(join(dir, e.name)))).map((e) => e.name);
+  const loose = entries.length - folders.length;
+  // symbolic links are followed (data sets are often assembled from links)
+  const listing = folders.map((c) => ({
+    name: c,
+    files: readdirSync(join(dir, c), { withFileTypes: true })
+      .filter((e) => e.isFile() || (e.isSymbolicLink() && isFile(join(dir, c, e.name))))
+      .map((e) => e.name),
+  }));
+  const r = classFolderSamples(dir, listing, loose, classes);
+  return { ...r, samples: r.samples.map((s) => ({ path: resolve(dir, s.folder, s.file), source: s.source, label: s.label })) };
 }
 
 export interface ManifestOptions {
