@@ -26,6 +26,7 @@ import type { STMedFM } from '../../src/model/stmedfm.js';
 import { adapterFiles as adapterGroup } from '../../src/cli/adapter_files.js';
 import { writeFileGroupAtomic } from '../../src/io/atomic.js';
 import { type LoadedModel, loadModel } from '../../src/training/checkpoint.js';
+import { type TaskCalibration, storedTemperature } from '../../src/training/calibration.js';
 import { finetune } from '../../src/training/workflows.js';
 import { runCli } from '../helpers/cli.js';
 import { type Browser, chromiumMissing, externalRequests, launch } from './browser.js';
@@ -63,9 +64,16 @@ function withConfig(src: string, dst: string, extra: Record<string, unknown>): v
   writeFileSync(dst, serializeSafetensors(f.tensors, { ...f.metadata, stmedfm_config: JSON.stringify({ ...cfg, ...extra }) }));
 }
 
-async function nodeProbs(m: { model: STMedFM; store: ParamStore }, task: string, file: string): Promise<number[]> {
+/** What `stmedfm predict` gives for one input: calibrated with the temperature the model stores for `task`, if any. */
+async function nodeProbs(
+  m: { model: STMedFM; store: ParamStore; config?: { calibration?: Record<string, TaskCalibration> }; calibration?: Record<string, TaskCalibration> },
+  task: string,
+  file: string,
+): Promise<number[]> {
   const x = readInput(file, getDataset(task));
-  const p = await Predictor.create(m.model, m.store, task, { batch: 1 });
+  // (a checkpoint keeps it in its config; an applied adapter (applyAdapter) next to the model)
+  const temperature = storedTemperature(m.config ?? m, task);
+  const p = await Predictor.create(m.model, m.store, task, { batch: 1, ...(temperature !== undefined ? { temperature } : {}) });
   const out = await p.run(x.data, 1);
   await p.release();
   return [...out.probs];
@@ -166,7 +174,14 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
 
   it('shows calibrated probabilities softmax(logits / T) when a checkpoint or adapter stores T, and says uncalibrated otherwise', async () => {
     const calibrated = join(tmp, 'calibrated.safetensors');
-    withConfig(fx.checkpoint, calibrated, { calibration: { bloodmnist: { temperature: 2.5, split: 'val', nll_before: 1.3, nll_after: 1.1 }, organmnist3d: { temperature: 'bad' } } });
+    // a malformed stored calibration is refused, as the CLI's checkpoint loader refuses it
+    const malformed = join(tmp, 'malformed-calibration.safetensors');
+    withConfig(fx.checkpoint, malformed, { calibration: { organmnist3d: { temperature: 'bad' } } });
+    await pick('model-input', [malformed]);
+    const refused = await settled('model-status');
+    expect(refused.state).toBe('error');
+    expect(refused.text).toMatch(/stored calibration of organmnist3d is unusable: temperature must be a positive number/);
+    withConfig(fx.checkpoint, calibrated, { calibration: { bloodmnist: { temperature: 2.5, split: 'val', nll_before: 1.3, nll_after: 1.1 } } });
     await pick('model-input', [calibrated]);
     expect((await settled('model-status')).state).toBe('ok');
     await selectTask('bloodmnist');
@@ -179,7 +194,7 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     // not the uncalibrated probabilities
     expect(Math.max(...shown.map((p, i) => Math.abs(p - softmaxT(z, 1)[i]!)))).toBeGreaterThan(TOL);
     await shot('02b-calibrated');
-    // a malformed entry is no calibration
+    // a task without a stored temperature is uncalibrated
     await selectTask('organmnist3d');
     await pick('input-input', [fx.volume]);
     expect((await settled('input-status')).state).toBe('ok');
@@ -192,8 +207,11 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     const dir = join(tmp, 'calibrated-adapter');
     await writeFileGroupAtomic(adapterGroup(trained, dir, 'bloodmnist'));
     const cfgPath = join(dir, 'adapter_config.json');
-    const plain = readFileSync(cfgPath, 'utf8');
-    writeFileSync(cfgPath, JSON.stringify({ ...JSON.parse(plain), stmedfm_calibration: { task: 'bloodmnist', temperature: 0.5, split: 'val' } }));
+    // (fine-tuning stored the temperature it fitted on val; `plain` is the config without one)
+    const { stmedfm_calibration: fitted, ...rest } = JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>;
+    expect(fitted).toBeDefined();
+    const plain = JSON.stringify(rest);
+    writeFileSync(cfgPath, JSON.stringify({ ...rest, stmedfm_calibration: { task: 'bloodmnist', temperature: 0.5, split: 'val', nll_before: 1.2, nll_after: 1.0 } }));
     const files = [calibrated, join(dir, 'adapter_model.safetensors'), cfgPath];
     await pick('model-input', files);
     expect((await settled('model-status')).state).toBe('ok');
@@ -208,7 +226,7 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     await pick('input-input', [fx.png]);
     expect((await settled('input-status')).state).toBe('ok');
     expect(await page().textContent('#calibration')).toMatch(/^uncalibrated/);
-    expectClose(await shownProbs(), await nodeProbs(trained, 'bloodmnist', fx.png));
+    expectClose(await shownProbs(), softmaxT(await nodeLogits(trained, 'bloodmnist', fx.png), 1));
   });
 
   it('classifies a dropped 2D image with the probabilities Node computes', async () => {
@@ -340,6 +358,8 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     expect(m.text).toMatch(/LoRA adapter for bloodmnist/);
     await pick('input-input', [fx.png]);
     expect((await settled('input-status')).state).toBe('ok');
+    // fine-tuning in Node fitted a temperature on val; the adapter carries it and the page applies it
+    expect(await page().textContent('#calibration')).toMatch(/^calibrated \(T=[0-9.]+\): softmax\(logits \/ T\), T from the adapter/);
     const shown = await shownProbs();
     expectClose(shown, await nodeProbs(trained, 'bloodmnist', fx.png));
     // The adapter changed the prediction (the comparison is not just the base model's).
@@ -403,6 +423,10 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
 
     await pick('input-input', [fx.png]);
     expect((await settled('input-status')).state).toBe('ok');
+    // the temperature fitted in the tab is shown, travels in the downloaded adapter, and Node applies it
+    const fittedT = Number(await page().getAttribute('#calibration', 'data-temperature'));
+    expect(await page().textContent('#calibration')).toMatch(/^calibrated \(T=[0-9.]+\): softmax\(logits \/ T\), T from the fine-tuning in this tab/);
+    expect(inNode.calibration?.bloodmnist?.temperature).toBeCloseTo(fittedT, 10);
     const shown = await shownProbs();
     expectClose(shown, await nodeProbs(inNode, 'bloodmnist', fx.png));
     const baseProbs = await nodeProbs(base, 'bloodmnist', fx.png);

@@ -11,7 +11,7 @@ import { softmaxRows } from '../../src/evaluation/scores.js';
 export interface Calibration {
   readonly temperature: number;
   /** Where the temperature came from, for the page. */
-  readonly from: 'checkpoint' | 'adapter' | 'onnx';
+  readonly from: 'checkpoint' | 'adapter' | 'onnx' | 'fine-tuning in this tab (fitted on its val split)';
 }
 
 function positive(t: unknown): number | undefined {

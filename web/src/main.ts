@@ -218,7 +218,11 @@ onDropTree('train-drop', ['train-input', 'train-folder-input'], async (files) =>
     state.trained = out;
     $('train-status').dataset.framesAtStep = JSON.stringify(framesAtStep);
     await state.model.release();
-    state.model = checkpointModel(`fine-tuned ${out.trained.model.peft?.kind} for ${out.task} (in this tab)`, out.trained, base, runtime.threads, out.task);
+    // the shared finetune fitted a temperature on the held-out val split; the page shows what the CLI would
+    state.model = checkpointModel(`fine-tuned ${out.trained.model.peft?.kind} for ${out.task} (in this tab)`, out.trained, base, runtime.threads, out.task, (t) => {
+      const c = checkpointCalibration(out.trained.config, t);
+      return c && { ...c, from: 'fine-tuning in this tab (fitted on its val split)' };
+    });
     taskPicker();
     status('model-status', state.model.description);
     $('model-status').dataset.packaged = 'false';
