@@ -4,9 +4,12 @@
  * - checkpoint config: `calibration: { [task]: { temperature, split: 'val', nll_before, nll_after } }`
  * - adapter_config.json: `stmedfm_calibration: { task, temperature, ... }`
  * - ONNX metadata `stmedfm.temperature` (the exported `probabilities` output is already calibrated).
- * Read defensively: a missing or malformed field means "uncalibrated", never an error.
+ * Checkpoints and adapters are validated where they are parsed (the CLI's loaders refuse a
+ * malformed record); the temperature is read with the CLI's own `storedTemperature`. A missing
+ * field means "uncalibrated".
  */
 import { softmaxRows } from '../../src/evaluation/scores.js';
+import { type TaskCalibration, storedTemperature } from '../../src/training/calibration.js';
 
 export interface Calibration {
   readonly temperature: number;
@@ -19,22 +22,14 @@ function positive(t: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined;
 }
 
-const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-
-/** The checkpoint's temperature for `task` (from its `calibration` config entry). */
-export function checkpointCalibration(config: unknown, task: string): Calibration | undefined {
-  const all = isRecord(config) ? config.calibration : undefined;
-  const entry = isRecord(all) ? all[task] : undefined;
-  const t = isRecord(entry) ? positive(entry.temperature) : undefined;
-  return t === undefined ? undefined : { temperature: t, from: 'checkpoint' };
-}
-
-/** The adapter's temperature, when it was fitted for `task` (`stmedfm_calibration` in adapter_config.json). */
-export function adapterCalibration(config: unknown, task: string): Calibration | undefined {
-  const c = isRecord(config) ? config.stmedfm_calibration : undefined;
-  if (!isRecord(c) || (c.task !== undefined && c.task !== task)) return undefined;
-  const t = positive(c.temperature);
-  return t === undefined ? undefined : { temperature: t, from: 'adapter' };
+/** The temperature a checkpoint config (or an applied adapter, which keeps its own next to the model) stores for `task`. */
+export function storedCalibration(
+  holder: { calibration?: Record<string, TaskCalibration> } | undefined,
+  task: string,
+  from: Calibration['from'],
+): Calibration | undefined {
+  const t = storedTemperature(holder, task);
+  return t === undefined ? undefined : { temperature: t, from };
 }
 
 /** An exported model's temperature (`stmedfm.temperature` metadata). */

@@ -3,7 +3,7 @@ import './polyfills.js';
 import type { LoadedModel } from '../../src/training/checkpoint.js';
 import type { StepLog } from '../../src/training/trainer.js';
 import { type Classification, type PageModel, type PageSaliency, PageError, checkpointModel, loadModelFiles, parseCheckpoint, sortModelFiles } from './model.js';
-import { checkpointCalibration } from './calibration.js';
+import { storedCalibration } from './calibration.js';
 // The packaged pretrained STMedFM-Tiny: emitted into the build as a file of the site (same origin).
 import pretrainedUrl from '../../data/pretrained/stmedfm-tiny.safetensors?url';
 import { type Dropped, droppedFiles, pickedFiles } from './folder.js';
@@ -219,10 +219,9 @@ onDropTree('train-drop', ['train-input', 'train-folder-input'], async (files) =>
     $('train-status').dataset.framesAtStep = JSON.stringify(framesAtStep);
     await state.model.release();
     // the shared finetune fitted a temperature on the held-out val split; the page shows what the CLI would
-    state.model = checkpointModel(`fine-tuned ${out.trained.model.peft?.kind} for ${out.task} (in this tab)`, out.trained, base, runtime.threads, out.task, (t) => {
-      const c = checkpointCalibration(out.trained.config, t);
-      return c && { ...c, from: 'fine-tuning in this tab (fitted on its val split)' };
-    });
+    state.model = checkpointModel(`fine-tuned ${out.trained.model.peft?.kind} for ${out.task} (in this tab)`, out.trained, base, runtime.threads, out.task, (t) =>
+      storedCalibration(out.trained.config, t, 'fine-tuning in this tab (fitted on its val split)'),
+    );
     taskPicker();
     status('model-status', state.model.description);
     $('model-status').dataset.packaged = 'false';
@@ -279,7 +278,7 @@ async function loadPackaged(): Promise<void> {
     const ck = parseCheckpoint('stmedfm-tiny.safetensors', new Uint8Array(await res.arrayBuffer()));
     await state.model?.release();
     const heads = ck.model.heads.map((h) => `${h.name} (${h.numClasses} classes)`).join(', ');
-    state.model = checkpointModel(`packaged STMedFM-Tiny, pretrained: ${heads}`, ck, ck, runtime.threads, undefined, (t) => checkpointCalibration(ck.config, t));
+    state.model = checkpointModel(`packaged STMedFM-Tiny, pretrained: ${heads}`, ck, ck, runtime.threads, undefined, (t) => storedCalibration(ck.config, t, 'checkpoint'));
     state.base = ck;
     status('model-status', `${state.model.description} (${(performance.now() - t0).toFixed(0)} ms)`);
     $('model-status').dataset.packaged = 'true';

@@ -18,7 +18,7 @@ import { parseSafetensors } from '../../src/io/safetensors.js';
 import type { ParamStore } from '../../src/model/params.js';
 import type { STMedFM } from '../../src/model/stmedfm.js';
 import { type LoadedModel, modelOf } from '../../src/training/checkpoint.js';
-import { type Calibration, adapterCalibration, calibratedProbs, checkpointCalibration, onnxCalibration } from './calibration.js';
+import { type Calibration, calibratedProbs, onnxCalibration, storedCalibration } from './calibration.js';
 
 export class PageError extends Error {}
 
@@ -216,19 +216,17 @@ export async function loadModelFiles(files: ModelFiles, base: LoadedModel | unde
   const ckName = files.checkpoint?.name ?? 'the loaded checkpoint';
   if (!files.adapterWeights || !files.adapterConfig) {
     if (!ck) throw new PageError('no model file in the drop');
-    return { model: checkpointModel(`${ckName}: ${ck.model.heads.map((h) => `${h.name} (${h.numClasses} classes)`).join(', ')}`, ck, ck, threads, undefined, (t) => checkpointCalibration(ck.config, t)), base: ck };
+    return { model: checkpointModel(`${ckName}: ${ck.model.heads.map((h) => `${h.name} (${h.numClasses} classes)`).join(', ')}`, ck, ck, threads, undefined, (t) => storedCalibration(ck.config, t, 'checkpoint')), base: ck };
   }
   if (!ck) throw new PageError(`an adapter needs its base checkpoint: drop the checkpoint .safetensors with the adapter files`);
   let applied;
-  let adapterConfig: unknown;
   try {
     const adapter = peftAdapterOf(await files.adapterConfig.text(), ADAPTER_CONFIG_NAME, parseSafetensors(await bytesOf(files.adapterWeights), ADAPTER_WEIGHTS_NAME), ADAPTER_WEIGHTS_NAME);
-    adapterConfig = adapter.config;
     applied = applyAdapter(ck, adapter);
   } catch (e) {
     throw new PageError(`${ckName} + adapter: ${(e as Error).message}`);
   }
   const kind = applied.model.peft?.kind === 'lora' ? 'LoRA' : 'bottleneck';
   // The adapter changes the backbone: the checkpoint's temperatures no longer apply, only the adapter's own.
-  return { model: checkpointModel(`${ckName} + ${kind} adapter for ${applied.task}`, applied, ck, threads, applied.task, (t) => adapterCalibration(adapterConfig, t)), base: ck };
+  return { model: checkpointModel(`${ckName} + ${kind} adapter for ${applied.task}`, applied, ck, threads, applied.task, (t) => storedCalibration(applied, t, 'adapter')), base: ck };
 }
