@@ -10,3 +10,4 @@ export * from './fetch.js';
 export * from './info.js';
 export * from './label_checks.js';
 export * from './custom_task.js';
+export * from './fingerprint.js';

@@ -2,7 +2,7 @@
  * The product's operations as library functions: multi-task pretraining, fine-tuning by one of
  * the five methods, and evaluation. The CLI and `reproduce` are thin layers over these.
  */
-import { type DataSourceOptions, type TaskData, type TaskSplit, checkEvalLabels, checkTrainLabels, classWeights, loadTask, selectShots, splitClassIds } from '../data/index.js';
+import { type DataSourceOptions, type TaskData, type TaskSplit, checkEvalLabels, checkTrainLabels, classWeights, loadTask, selectShots, splitClassIds, splitFingerprint } from '../data/index.js';
 import { applyTemperature, evaluateAll, evaluateMultilabel, temperatureScaling } from '../evaluation/index.js';
 import { INFERENCE_BATCH, Predictor } from '../inference/predictor.js';
 import { type ModelConfig, STMEDFM_TINY, type TaskHead } from '../model/config.js';
@@ -67,7 +67,8 @@ async function resumePoint(path: string, expect: Record<string, unknown>, model:
   if (JSON.stringify(cfg.peft ?? null) !== JSON.stringify(model.peft ?? null)) diffs.push(`PEFT config ${show(cfg.peft ?? null)} vs ${show(model.peft ?? null)}`);
   for (const [k, v] of Object.entries(expect)) {
     if (k === 'kind') continue;
-    if (JSON.stringify(t[k] ?? null) !== JSON.stringify(v ?? null)) diffs.push(`${k} ${show(t[k] ?? null)} vs ${show(v ?? null)}`);
+    if (JSON.stringify(t[k] ?? null) === JSON.stringify(v ?? null)) continue;
+    diffs.push(k === 'train_data' ? `the training data differ (content fingerprint ${show(t[k] ?? null)} vs ${show(v)}: other --data or a changed file)` : `${k} ${show(t[k] ?? null)} vs ${show(v ?? null)}`);
   }
   if (diffs.length) {
     throw new UserError(`--resume ${path} was written by a run with other settings (checkpoint vs this command: ${diffs.slice(0, 3).join('; ')}); resume with the interrupted run's settings, or start a new run without --resume`);
@@ -104,15 +105,18 @@ export async function pretrain(o: PretrainOptions): Promise<TrainedModel> {
   const batch2d = o.batch2d ?? DEFAULT_BATCH['2d'];
   const batch3d = o.batch3d ?? DEFAULT_BATCH['3d'];
   const optim = { ...DEFAULT_OPTIM, ...o.optim };
-  const identity = { kind: 'pretrain', tasks: heads.map((h) => h.name), seed, batch2d, batch3d, optim };
+  // The train splits' content is part of what the run is: resuming on other data would not continue it.
+  const data = new Map(heads.map((h) => [h.name, dataFor(h.name, o)]));
+  const trainData = Object.fromEntries(heads.map((h) => [h.name, splitFingerprint(data.get(h.name)!.train)]));
+  const identity = { kind: 'pretrain', tasks: heads.map((h) => h.name), seed, batch2d, batch3d, optim, train_data: trainData };
   const resume = o.resumeFrom ? await resumePoint(o.resumeFrom, identity, model, o.steps) : undefined;
   const steps = resume?.steps ?? o.steps ?? 200;
   const store = resume ? resume.point.loaded.store : ParamStore.init(model.specs(), seed);
   // Refuses an empty or one-class train split before any training; warns of classes it cannot teach.
-  const labelWarnings = heads.flatMap((h) => checkTrainLabels(nonEmpty(dataFor(h.name, o).train, 'nothing to pretrain on'), h.numClasses));
+  const labelWarnings = heads.flatMap((h) => checkTrainLabels(nonEmpty(data.get(h.name)!.train, 'nothing to pretrain on'), h.numClasses));
   const streams: TaskStream[] = heads.map((h) => ({
     task: h.name,
-    split: dataFor(h.name, o).train,
+    split: data.get(h.name)!.train,
     batchSize: h.modality === '2d' ? batch2d : batch3d,
   }));
   const result = await train(model, store, model.pretrainSpecs(heads.map((h) => h.name)), streams, {
@@ -175,11 +179,12 @@ export async function finetune(o: FinetuneOptions): Promise<TrainedModel> {
 
   const batch = head.modality === '2d' ? (o.batch2d ?? DEFAULT_BATCH['2d']) : (o.batch3d ?? DEFAULT_BATCH['3d']);
   const optim = { ...DEFAULT_OPTIM, lr: DEFAULT_LR[o.method], ...o.optim };
-  const identity = { kind: 'finetune', task: head.name, method: o.method, seed, shots: o.shots ?? null, batch, optim };
+  const data = dataFor(head.name, o);
+  // The train split's content is part of what the run is: resuming on other data would not continue it.
+  const identity = { kind: 'finetune', task: head.name, method: o.method, seed, shots: o.shots ?? null, batch, optim, train_data: splitFingerprint(data.train) };
   const resume = o.resumeFrom ? await resumePoint(o.resumeFrom, identity, model, o.steps) : undefined;
   if (resume) store = resume.point.loaded.store;
 
-  const data = dataFor(head.name, o);
   nonEmpty(data.train, 'nothing to fine-tune on');
   const warnings: string[] = [...(resume?.warnings ?? []), ...checkTrainLabels(data.train, head.numClasses)];
   if (data.val.n > 0) warnings.push(...checkEvalLabels(data.val, head.numClasses));

@@ -110,6 +110,24 @@ describe('a resume point from another run is refused before training', () => {
     await refused({ ...base, from: pre, seed: 9 }, /seed 3 vs 9/);
     await refused({ ...base, from: pre, optim: { lr: 0.5 } }, /optim/);
   });
+  it('other training data (another file for the task, or the same file changed)', async () => {
+    const other = new Map(loaded);
+    other.set('pathmnist', loadTaskFile('pathmnist', synthDataFile('pathmnist', { dir, seed: 11, fileName: 'pathmnist-other.npz' }).file));
+    await refused({ ...base, from: pre, loaded: other }, /the training data differ \(content fingerprint "[0-9a-f]{16}" vs "[0-9a-f]{16}"/);
+    // one flipped label is other data too
+    const train = loaded.get('pathmnist')!.train;
+    const labels = Int32Array.from(train.labels);
+    labels[0] = (labels[0]! + 1) % 9;
+    const flipped = new Map(loaded);
+    flipped.set('pathmnist', { ...loaded.get('pathmnist')!, train: { ...train, labels } });
+    await refused({ ...base, from: pre, loaded: flipped }, /the training data differ/);
+    // pretraining too
+    const cut = await pretrain({ ...preOpts, ...stopAfter(1) });
+    const p = await savePartial(cut, `${dir}/pre-data.safetensors`);
+    const e = await pretrain({ ...preOpts, loaded: other, resumeFrom: p }).catch((x) => x);
+    expect(e).toBeInstanceOf(UserError);
+    expect(e.message).toMatch(/the training data differ/);
+  });
   it('--steps at or below the steps already done', async () => {
     await refused({ ...base, from: pre, steps: 2 }, /--steps 2 is not above the 2 steps/);
     await refused({ ...base, from: pre, steps: 1 }, /--steps 1 is not above the 2 steps/);
