@@ -48,7 +48,10 @@ export function multilabelAuroc(scores: Scores, targets: ArrayLike<number>, numL
 }
 
 /** Mean over labels of the per-label accuracy of (p > threshold) against the 0/1 targets. */
-export function multilabelAccuracy(probs: Scores, targets: ArrayLike<number>, numLabels: number, threshold = 0.5): number {
+/** A label counts as predicted present when its probability is above this (MedMNIST's evaluator's). */
+export const MULTI_LABEL_THRESHOLD = 0.5;
+
+export function multilabelAccuracy(probs: Scores, targets: ArrayLike<number>, numLabels: number, threshold = MULTI_LABEL_THRESHOLD): number {
   const m = labelMatrices('multilabelAccuracy', probs, targets, numLabels);
   let hits = 0;
   for (let i = 0; i < m.data.length; i++) if ((m.data[i]! > threshold ? 1 : 0) === targets[i]) hits++;
@@ -119,7 +122,7 @@ export function evaluateMultilabel(
   pred: { readonly logits: ArrayLike<number> } | { readonly probs: ArrayLike<number> },
   targets: ArrayLike<number>,
   numLabels: number,
-  threshold = 0.5,
+  threshold = MULTI_LABEL_THRESHOLD,
 ): MultilabelMetrics {
   const probs = 'logits' in pred ? sigmoid(pred.logits) : pred.probs;
   const au = multilabelAuroc(probs, targets, numLabels);

@@ -86,7 +86,16 @@ describe('evaluate --json values, multi-label (ChestMNIST layout)', () => {
     writeNpyFile(npy, npyArray('uint8', [data.n, ...data.imageShape], data.images));
     const pr = runCli(['predict', '--checkpoint', ck, '--task', 'chestmnist', '--input', npy, '--json']);
     expect(pr.code, pr.stderr).toBe(0);
-    const probs = JSON.parse(pr.stdout).probabilities as number[][];
+    const out = JSON.parse(pr.stdout) as { probabilities: number[][]; labels: number[][]; multi_label: boolean; threshold: number; class_names: string[] };
+    const probs = out.probabilities;
+    // predict names every label above 0.5 (evaluate's threshold), not one argmax
+    expect(out.multi_label).toBe(true);
+    expect(out.threshold).toBe(0.5);
+    expect(out.labels).toEqual(probs.map((r) => r.flatMap((p, l) => (p > 0.5 ? [l] : []))));
+    const csv = runCli(['predict', '--checkpoint', ck, '--task', 'chestmnist', '--input', npy]);
+    expect(csv.code, csv.stderr).toBe(0);
+    const predicted = csv.stdout.trim().split('\n').slice(1).map((line) => line.split(',')[1]!.replace(/^"|"$/g, ''));
+    expect(predicted).toEqual(out.labels.map((ls) => (ls.length ? ls.map((l) => out.class_names[l]).join('; ') : '(none)')));
     const ev = runCli(['evaluate', '--checkpoint', ck, '--data-dir', d, '--task', 'chestmnist', '--json']);
     expect(ev.code, ev.stderr).toBe(0);
     const m = JSON.parse(ev.stdout);

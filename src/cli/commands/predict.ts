@@ -1,6 +1,7 @@
 /** `stmedfm predict`: class probabilities for images, volumes, folders, manifests and array files. */
 import type { Command } from 'commander';
-import type { Split } from '../../data/index.js';
+import { type Split, isMultiLabel } from '../../data/index.js';
+import { MULTI_LABEL_THRESHOLD } from '../../evaluation/multilabel.js';
 import { readPredictInputs } from '../../inference/input.js';
 import { Predictor } from '../../inference/predictor.js';
 import { storedTemperature } from '../../training/calibration.js';
@@ -18,7 +19,7 @@ export function registerPredict(program: Command): void {
     .description(
       'class probabilities for images (.png, .jpg), volumes (.nii, .nii.gz, DICOM series folders), folders of them, a CSV manifest, or .npy/.npz arrays. ' +
         'Images and volumes are preprocessed as `data import` does: converted to the task\'s colour mode and RESIZED to 28 (antialiased bicubic, like PIL); ' +
-        'volumes reoriented to the OrganMNIST3D convention, HU-windowed and resized. One output row per input (CSV on stdout, or --json).',
+        'volumes reoriented to the OrganMNIST3D convention, HU-windowed and resized. One output row per input (CSV on stdout, or --json): the predicted class (multi-label tasks: every label with p > 0.5, "(none)" if none) and each probability.',
     )
     .requiredOption('--checkpoint <file>', 'checkpoint (.safetensors)')
     .requiredOption('--task <name>', 'task whose head to use (a MedMNIST task, or a task of your own that the checkpoint was fine-tuned on)')
@@ -30,7 +31,7 @@ export function registerPredict(program: Command): void {
     .option('--path-template <t>', "manifest input: path template, e.g. 'images/{image_id}.jpg'")
     .addOption(threadsOption())
     .option('--no-calibration', "raw probabilities: ignore the temperature the checkpoint stores for the task (default: softmax(logits / T) when it stores one)")
-    .option('--json', 'print JSON on stdout: {inputs, probabilities, labels, class_names, calibrated, temperature, threads}')
+    .option('--json', 'print JSON on stdout: {inputs, probabilities, labels (multi-label: a list per input), class_names, calibrated, temperature, threads}')
     .action(
       action(async (o: { checkpoint: string; task: string; input: string; split?: string; preprocessing?: string; root?: string; pathCol?: string; pathTemplate?: string; threads: number; calibration: boolean; json?: boolean }) => {
         checkThreads(o.threads);
@@ -51,12 +52,29 @@ export function registerPredict(program: Command): void {
         const r = await p.run(x.data, x.n);
         await p.release();
         const rows = Array.from({ length: r.n }, (_, i) => Array.from(r.probs.subarray(i * r.classes, (i + 1) * r.classes)));
-        const labels = rows.map((row) => row.reduce((best, v, c) => (v > row[best]! ? c : best), 0));
-        if (o.json) printJson({ inputs: x.inputs, probabilities: rows, labels, class_names: classNames, calibrated: temperature !== undefined, temperature: temperature ?? null, threads: o.threads });
-        else {
+        // Multi-label: every label whose sigmoid probability is above 0.5 (evaluate's threshold), not an argmax.
+        const multi = isMultiLabel(info);
+        const labels = rows.map((row) => (multi ? positiveLabels(row) : row.reduce((best, v, c) => (v > row[best]! ? c : best), 0)));
+        const shown = (l: number | number[]) => (typeof l === 'number' ? classNames[l]! : l.length ? l.map((c) => classNames[c]!).join('; ') : '(none)');
+        if (o.json) {
+          printJson({
+            inputs: x.inputs,
+            probabilities: rows,
+            labels,
+            class_names: classNames,
+            ...(multi ? { multi_label: true, threshold: MULTI_LABEL_THRESHOLD } : {}),
+            calibrated: temperature !== undefined,
+            temperature: temperature ?? null,
+            threads: o.threads,
+          });
+        } else {
           process.stdout.write(`${['input', 'predicted', ...classNames.map((l) => `p_${l}`)].map(csvCell).join(',')}\n`);
-          rows.forEach((row, i) => process.stdout.write(`${[csvCell(x.inputs[i]!), csvCell(classNames[labels[i]!]!), ...row.map((v) => v.toFixed(6))].join(',')}\n`));
+          rows.forEach((row, i) => process.stdout.write(`${[csvCell(x.inputs[i]!), csvCell(shown(labels[i]!)), ...row.map((v) => v.toFixed(6))].join(',')}\n`));
         }
       }),
     );
+}
+
+function positiveLabels(row: readonly number[]): number[] {
+  return row.flatMap((p, c) => (p > MULTI_LABEL_THRESHOLD ? [c] : []));
 }
