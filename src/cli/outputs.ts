@@ -70,6 +70,8 @@ const REASONS: Record<string, string> = {
   EPERM: 'permission denied',
   ENOSPC: 'the disk is full',
   EDQUOT: 'the disk quota is exhausted',
+  // e.g. /proc, /sys: folders that exist but take no new files
+  ENOENT: 'this folder does not take new files',
 };
 
 function extensionProblem(o: PlannedOutput): string | undefined {

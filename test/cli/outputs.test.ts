@@ -78,6 +78,12 @@ describe('checkOutputs', () => {
     expect(() => checkOutputs([ckpt(join(dir, 'x.safetensors'))], inputs, { bytesNeeded: 1e18 })).toThrow(/MB free in .* this run writes about/);
   });
 
+  it.skipIf(process.platform !== 'linux')('names the folder, not a temp file, for a folder that takes no new files (/proc)', () => {
+    const msg = refusal([ckpt('/proc/x.safetensors')]);
+    expect(msg).toMatch(/^--out \/proc\/x\.safetensors: cannot write in \/proc \(this folder does not take new files, ENOENT\)$/);
+    expect(msg).not.toMatch(/\.tmp|probe/);
+  });
+
   it('turns file-system errors into one line naming the file', () => {
     const e = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write', path: '/x/y.safetensors' });
     expect(diskErrorMessage(e)).toBe('cannot write /x/y.safetensors: the disk is full (ENOSPC)');
