@@ -1,7 +1,8 @@
 /**
- * `stmedfm reproduce`: per seed one multi-task pretraining (with all cores), then every
- * fine-tuning run of the grid, `jobs` at a time in worker processes (each `stmedfm reproduce
- * --run-index I`, with its share of the cores). Every finished run is written atomically as it
+ * `stmedfm reproduce`: per seed one multi-task pretraining, and every fine-tuning run of the
+ * grid, `jobs` at a time in worker processes (each `stmedfm reproduce --run-index I`, with its
+ * share of the cores); a run that starts from a pretraining waits for it, the others (scratch)
+ * run beside it. Every finished run is written atomically as it
  * completes (see run_one.ts), so a re-run of the same command after an interrupt, even kill -9,
  * skips what is done and ends with the same results. Results do not depend on `jobs`: a run's
  * numbers depend only on its own inputs and its thread count, which every row records.
@@ -17,7 +18,7 @@ import { taskHead } from '../training/tasks.js';
 import { type DataFingerprint, fingerprintData } from './data_notes.js';
 import { type FolderConfig, openFolder } from './folder.js';
 import type { Lock } from './lock.js';
-import { type FinetuneRun, type PlannedRun, planRuns } from './plan.js';
+import { type PlannedRun, planRuns } from './plan.js';
 import { type ProtocolConfig, validateProtocol } from './protocol.js';
 import { Interrupted, completedDetail, completedRow, executeRun, isDone, paths, summarize } from './run_one.js';
 import type { ResultRow, RunDetail } from './types.js';
@@ -63,13 +64,26 @@ export interface ReproduceResult {
   threads: { finetune: number; pretrain: number; jobs: number };
 }
 
-export function executionDefaults(o: { jobs?: number; threads?: number; pretrainThreads?: number }) {
+/**
+ * Jobs and threads. Pretraining gets all cores when it would run alone; when other runs can run
+ * beside it (several seeds' pretraining, or scratch runs, which do not start from it) and
+ * `jobs` > 1, it is one job among them with a fair share, like a fine-tuning run: independent
+ * runs use cores better than one run's intra-op threads do (measured on this 2-core machine:
+ * a training step is no faster with 2 threads than with 1).
+ */
+export function executionDefaults(o: { jobs?: number; threads?: number; pretrainThreads?: number }, plan?: readonly PlannedRun[]) {
   const cores = availableParallelism();
   const jobs = o.jobs ?? cores;
   if (!Number.isInteger(jobs) || jobs < 1) throw new UserError('--jobs must be a positive integer');
   const finetune = o.threads ?? Math.max(1, Math.floor(cores / jobs));
-  const pretrain = o.pretrainThreads ?? o.threads ?? cores;
+  const pretrain = o.pretrainThreads ?? o.threads ?? (jobs > 1 && plan && pretrainingShares(plan) ? finetune : cores);
   return { jobs, finetune, pretrain };
+}
+
+/** True when some other run can run while a pretraining run does. */
+export function pretrainingShares(plan: readonly PlannedRun[]): boolean {
+  const pretrains = plan.filter((r) => r.kind === 'pretrain').length;
+  return pretrains > 1 || (pretrains === 1 && plan.some((r) => r.kind === 'finetune' && r.pretrainId === null));
 }
 
 /** Checks every flag and data file, then opens the folder: nothing is created for a rejected input. */
@@ -121,24 +135,19 @@ async function runAll(o: ReproduceOptions, config: FolderConfig, loaded: Map<str
     end(run, false);
   };
 
-  // 1. pretraining, one run at a time with all cores (every fine-tuning run of a seed needs it)
-  for (const run of plan.filter((r) => r.kind === 'pretrain')) {
-    if (isDone(o.out, config, run)) end(run, true);
-    else await inProcess(run, ex.pretrain);
-  }
-  // 2. fine-tuning: in this process, or `jobs` worker processes (which load their own data, so
-  // this process lets go of its copy: peak memory is then about one process per job)
-  if (ex.jobs > 1) loaded.clear();
-  const todo: FinetuneRun[] = [];
+  const todo: PlannedRun[] = [];
   for (const run of plan) {
-    if (run.kind !== 'finetune') continue;
-    if (completedRow(o.out, config, run)) end(run, true);
+    if (isDone(o.out, config, run)) end(run, true);
     else todo.push(run);
   }
   if (ex.jobs <= 1) {
-    for (const run of todo) await inProcess(run, ex.finetune);
+    // in this process: pretraining first (every run that starts from it needs it), then fine-tuning
+    for (const run of todo) await inProcess(run, run.kind === 'pretrain' ? ex.pretrain : ex.finetune);
   } else {
-    await runPool(todo, { ...o, cli: o.cli ?? thisCli() }, ex.jobs, ex.finetune, total, (r) => {
+    // `jobs` worker processes (which load their own data, so this process lets go of its copy:
+    // peak memory is then about one process per job); a run starts once its pretraining is done
+    loaded.clear();
+    await runPool(todo, { ...o, cli: o.cli ?? thisCli() }, ex, total, (r) => {
       if (r.reason) failed.push({ id: r.run.id, reason: r.reason });
       end(r.run, false, r.reason);
     });
@@ -157,15 +166,27 @@ async function runAll(o: ReproduceOptions, config: FolderConfig, loaded: Map<str
 }
 
 interface PoolResult {
-  run: FinetuneRun;
+  run: PlannedRun;
   reason?: string;
 }
 
-/** Runs `todo` in at most `jobs` child processes at once; resolves when all ended. */
-function runPool(todo: FinetuneRun[], o: ReproduceOptions & { cli: string[] }, jobs: number, threads: number, total: number, ended: (r: PoolResult) => void): Promise<void> {
+/**
+ * Runs `todo` in at most `jobs` child processes at once, in plan order as their inputs become
+ * ready: a fine-tuning run waits for its pretraining run (when that is in `todo`); runs whose
+ * pretraining failed end failed without starting. Resolves when all ended.
+ */
+function runPool(
+  todo: PlannedRun[],
+  o: ReproduceOptions & { cli: string[] },
+  ex: { jobs: number; finetune: number; pretrain: number },
+  total: number,
+  ended: (r: PoolResult) => void,
+): Promise<void> {
   const ev = o.events ?? {};
   const queue = [...todo];
-  const running = new Map<ChildProcess, FinetuneRun>();
+  const pending = new Set(todo.filter((r) => r.kind === 'pretrain').map((r) => r.id));
+  const failedPretraining = new Set<string>();
+  const running = new Map<ChildProcess, PlannedRun>();
   let stopping = false;
   return new Promise((resolve, reject) => {
     const poll = setInterval(() => {
@@ -181,11 +202,21 @@ function runPool(todo: FinetuneRun[], o: ReproduceOptions & { cli: string[] }, j
       if (stopping) reject(new Interrupted());
       else resolve();
     };
+    const waitsFor = (run: PlannedRun) => (run.kind === 'finetune' && run.pretrainId ? run.pretrainId : undefined);
     const next = () => {
-      while (!stopping && running.size < jobs && queue.length) start(queue.shift()!);
+      for (let i = 0; !stopping && i < queue.length; ) {
+        const dep = waitsFor(queue[i]!);
+        if (dep && failedPretraining.has(dep)) {
+          const [run] = queue.splice(i, 1);
+          ended({ run: run!, reason: `its pretraining ${dep} failed` });
+        } else if (running.size < ex.jobs && !(dep && pending.has(dep))) {
+          start(queue.splice(i, 1)[0]!);
+        } else i++;
+      }
       if (running.size === 0) finish();
     };
-    const start = (run: FinetuneRun) => {
+    const start = (run: PlannedRun) => {
+      const threads = run.kind === 'pretrain' ? ex.pretrain : ex.finetune;
       const [cmd, ...pre] = o.cli;
       const child = spawn(cmd!, [...pre, 'reproduce', '--out', o.out, '--run-index', String(run.index), '--threads', String(threads), '--quiet'], {
         stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
@@ -201,6 +232,10 @@ function runPool(todo: FinetuneRun[], o: ReproduceOptions & { cli: string[] }, j
         running.delete(child);
         if (!stopping) {
           const last = stderr.trim().split('\n').filter(Boolean).at(-1)?.replace(/^stmedfm: (error: )?/, '');
+          if (run.kind === 'pretrain') {
+            pending.delete(run.id);
+            if (code !== 0) failedPretraining.add(run.id);
+          }
           ended(code === 0 ? { run } : { run, reason: last ?? `worker exited with ${signal ?? `code ${code}`}` });
         }
         next();

@@ -1,8 +1,10 @@
 /** The grid plan: every axis is a run, indices are stable, and a run's key covers every axis and the data. */
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import type { FolderConfig } from '../../src/experiments/folder.js';
 import { planRuns } from '../../src/experiments/plan.js';
 import { DEFAULT_PROTOCOL, type ProtocolConfig } from '../../src/experiments/protocol.js';
+import { executionDefaults, pretrainingShares } from '../../src/experiments/reproduce.js';
 import { runKey } from '../../src/experiments/run_one.js';
 
 const protocol = (over: Partial<ProtocolConfig>): ProtocolConfig => ({ ...structuredClone(DEFAULT_PROTOCOL), ...over });
@@ -36,5 +38,24 @@ describe('grid plan', () => {
     expect(runs.map((r) => runKey(moved, r))).toEqual(keys);
     const other = { ...config, data: [{ ...config.data[0]!, sha256: 'bb' }] };
     for (const r of runs) expect(runKey(other, r)).not.toBe(runKey(config, r));
+  });
+});
+
+describe('threads of pretraining (executionDefaults)', () => {
+  const cores = availableParallelism();
+  const plan = (p: Partial<ProtocolConfig>) => planRuns({ ...DEFAULT_PROTOCOL, ...p });
+  it('share the cores when other runs can run beside it (--jobs > 1), else take them all', () => {
+    // one seed with scratch runs: scratch runs beside the pretraining
+    expect(pretrainingShares(plan({ seeds: [0] }))).toBe(true);
+    expect(executionDefaults({ jobs: 2 }, plan({ seeds: [0] }))).toEqual({ jobs: 2, finetune: Math.max(1, Math.floor(cores / 2)), pretrain: Math.max(1, Math.floor(cores / 2)) });
+    // several seeds: their pretrainings run beside each other
+    expect(pretrainingShares(plan({ seeds: [0, 1], methods: ['lora'] }))).toBe(true);
+    // one seed, every run starts from the pretraining: it runs alone, with every core
+    expect(pretrainingShares(plan({ seeds: [0], methods: ['full', 'lora'] }))).toBe(false);
+    expect(executionDefaults({ jobs: 2 }, plan({ seeds: [0], methods: ['full', 'lora'] })).pretrain).toBe(cores);
+    // one job at a time: nothing runs beside it
+    expect(executionDefaults({ jobs: 1 }, plan({ seeds: [0] })).pretrain).toBe(cores);
+    // --threads is every run's
+    expect(executionDefaults({ jobs: 2, threads: 3 }, plan({ seeds: [0] })).pretrain).toBe(3);
   });
 });

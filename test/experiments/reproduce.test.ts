@@ -88,13 +88,34 @@ describe('stmedfm reproduce', () => {
     const again = mkdtempSync(join(tmpdir(), 'repro-b-'));
     const r = runCli(args(again, 2));
     expect(r.code).toBe(0);
-    // Both fine-tuning runs of the first wave were running at once.
-    expect(r.stderr).toMatch(/2 at a time with 1 thread\(s\) each/);
-    // Progress names every running run: two fine-tuning runs start before the first one ends.
-    const wave = r.stderr.slice(r.stderr.indexOf('[1/7] pretrain-s0'), r.stderr.indexOf('[2/7]'));
-    expect(wave.match(/^started \S+-s0 \(1 thread\)$/gm)).toHaveLength(2);
+    expect(r.stderr).toMatch(/2 at a time with 1 thread\(s\) each \(pretraining 1\)/);
+    // Progress names every running run. Scratch runs (which do not start from the pretraining)
+    // run beside it; no run that starts from it starts before it ended.
+    const at = (line: RegExp) => r.stderr.search(line);
+    const pretrainEnd = at(/^\[\d\/7\] pretrain-s0:/m);
+    expect(at(/^started pretrain-s0 \(1 thread\)$/m)).toBeGreaterThanOrEqual(0);
+    expect(at(/^started pathmnist-scratch-s0 \(1 thread\)$/m)).toBeLessThan(pretrainEnd);
+    for (const id of ['pathmnist-full-s0', 'pathmnist-lora-s0', 'organmnist3d-full-s0', 'organmnist3d-lora-s0']) {
+      expect(at(new RegExp(`^started ${id} `, 'm'))).toBeGreaterThan(pretrainEnd);
+    }
     expectSameMetrics(metrics(reference), metrics(again));
     for (const row of JSON.parse(readFileSync(join(again, 'results.json'), 'utf8')) as ResultRow[]) expect(row.threads).toBe(1);
+  }, SLOW);
+
+  it('--jobs 2: a failed pretraining fails the runs that start from it, by name, and not the others', () => {
+    const out = mkdtempSync(join(tmpdir(), 'repro-prefail-'));
+    // the pretraining worker cannot write its checkpoint (a full disk, injected)
+    const r = runCli([...args(out, 2), '--quiet'], { env: { STMEDFM_FAULT: 'write:ENOSPC:pretrain-s0' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/5 run\(s\) failed: pretrain-s0: cannot write .*disk is full/);
+    for (const id of ['pathmnist-full-s0', 'pathmnist-lora-s0', 'organmnist3d-full-s0', 'organmnist3d-lora-s0']) {
+      expect(r.stderr).toContain(`${id}: its pretraining pretrain-s0 failed`);
+    }
+    expect(readdirSync(join(out, 'rows')).sort()).toEqual(['organmnist3d-scratch-s0.json', 'pathmnist-scratch-s0.json']);
+    // the same command without the fault finishes the rest
+    const again = runCli([...args(out, 2), '--quiet']);
+    expect(again.code, again.stderr).toBe(0);
+    expectSameMetrics(metrics(reference), metrics(out));
   }, SLOW);
 
   it('resumes after SIGKILL of a parallel run (--jobs 2) with the same final results', async () => {

@@ -210,7 +210,7 @@ export function registerReproduce(program: Command): void {
     .option('--adapter-width <w,...>', `adapter bottleneck widths (grid axis; default ${DEFAULT_PROTOCOL.adapterWidth.join(',')})`, list)
     .option('--out <dir>', 'output folder', 'stmedfm-results')
     .option('--jobs <n>', 'fine-tuning runs at once, each in its own process (default: the cores available)', int('--jobs', 1))
-    .option('--threads <n>', 'ONNX Runtime threads per run (default: cores / jobs for fine-tuning, all cores for pretraining)', int('--threads', 1))
+    .option('--threads <n>', 'ONNX Runtime threads per run (default: cores / jobs; pretraining gets all cores when no other run can run beside it)', int('--threads', 1))
     .option('--executor <local|slurm>', 'where runs execute: this machine, or SLURM job arrays (sbatch) sharing --out', 'local')
     .option('--partition <name>', 'SLURM partition (default: the cluster default)')
     .option('--wait', 'with --executor slurm: wait for the jobs and report failed runs by name')
@@ -259,9 +259,9 @@ export function registerReproduce(program: Command): void {
         }
         const prog = progress(!!o.quiet);
         const intr = interruptFlag();
-        const ex = executionDefaults(o);
-        prog.setJobs(ex.jobs);
         const plan = planRuns(protocol);
+        const ex = executionDefaults(o, plan);
+        prog.setJobs(ex.jobs);
         if (!o.quiet) process.stderr.write(`reproduce: ${plan.length} runs (${protocol.tasks.length} tasks x ${protocol.methods.length} methods x ${protocol.seeds.length} seed(s)${plan.length > protocol.seeds.length * (1 + protocol.tasks.length * protocol.methods.length) ? ' x grid' : ''}) into ${o.out}, ${ex.jobs} at a time with ${ex.finetune} thread(s) each (pretraining ${ex.pretrain})\n`);
         let result;
         try {
