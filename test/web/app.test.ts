@@ -21,11 +21,13 @@ import { readInput, readPredictInputs } from '../../src/inference/input.js';
 import { Predictor } from '../../src/inference/predictor.js';
 import { readPeftAdapter } from '../../src/io/peft_files.js';
 import { parseSafetensors, serializeSafetensors } from '../../src/io/safetensors.js';
-import type { ParamStore } from '../../src/model/params.js';
-import type { STMedFM } from '../../src/model/stmedfm.js';
+import { STMEDFM_TINY } from '../../src/model/config.js';
+import { ParamStore } from '../../src/model/params.js';
+import { STMedFM } from '../../src/model/stmedfm.js';
 import { adapterFiles as adapterGroup } from '../../src/cli/adapter_files.js';
 import { writeFileGroupAtomic } from '../../src/io/atomic.js';
-import { type LoadedModel, loadModel } from '../../src/training/checkpoint.js';
+import { type LoadedModel, loadModel, saveModel } from '../../src/training/checkpoint.js';
+import { taskHead } from '../../src/training/tasks.js';
 import { type TaskCalibration, storedTemperature } from '../../src/training/calibration.js';
 import { finetune } from '../../src/training/workflows.js';
 import { runCli } from '../helpers/cli.js';
@@ -243,6 +245,29 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     expectClose(shown, (JSON.parse(cli.stdout) as { probabilities: number[][] }).probabilities[0]!);
     expect(await page().textContent('#top-class')).toBe(getDataset('bloodmnist').labels[shown.indexOf(Math.max(...shown))]);
     await shot('02-image-2d');
+  });
+
+  it('names every label above 0.5 for a multi-label task, as `stmedfm predict` does, not an argmax', async () => {
+    const model = new STMedFM(STMEDFM_TINY, [taskHead('chestmnist')]);
+    const ck = join(tmp, 'chest.safetensors');
+    await saveModel(ck, model, ParamStore.init(model.specs(), 5));
+    await pick('model-input', [ck]);
+    expect((await settled('model-status')).state).toBe('ok');
+    // (its one head is the task: no picker)
+    expect(await page().$('#task')).toBeNull();
+    await pick('input-input', [fx.png]);
+    expect((await settled('input-status')).state).toBe('ok');
+    const cli = runCli(['predict', '--checkpoint', ck, '--task', 'chestmnist', '--input', fx.png, '--json']);
+    expect(cli.code, cli.stderr).toBe(0);
+    const out = JSON.parse(cli.stdout) as { probabilities: number[][]; labels: number[][]; class_names: string[] };
+    const shown = await shownProbs();
+    expectClose(shown, out.probabilities[0]!);
+    // the untrained head puts some labels above 0.5 and some below: a set, not one class
+    expect(out.labels[0]!.length).toBeGreaterThan(1);
+    expect(out.labels[0]!.length).toBeLessThan(14);
+    expect(await page().textContent('#top-class')).toBe(out.labels[0]!.map((l) => out.class_names[l]).join('; '));
+    expect(await page().textContent('#calibration')).toMatch(/sigmoid\(logits\) per label/);
+    await shot('02d-multi-label');
   });
 
   /** The page's Grad-CAM map and overlay pixels against `stmedfm explain`'s computation in Node. */

@@ -118,12 +118,15 @@ function showResult(c: Classification, name: string, sal?: PageSaliency | string
   const rows = c.labels
     .map((l, i) => {
       const p = c.probs[i]!;
-      return `<tr class="${i === c.top ? 'top' : ''}" data-class="${i}" data-p="${p}"><td>${escapeHtml(l)}</td><td class="num">${p.toFixed(6)}</td><td><span class="bar" style="width:${(p * 160).toFixed(1)}px"></span></td></tr>`;
+      const marked = c.present ? c.present.includes(i) : i === c.top;
+      return `<tr class="${marked ? 'top' : ''}" data-class="${i}" data-p="${p}"><td>${escapeHtml(l)}</td><td class="num">${p.toFixed(6)}</td><td><span class="bar" style="width:${(p * 160).toFixed(1)}px"></span></td></tr>`;
     })
     .join('');
   $('result').innerHTML =
-    `<p id="calibration" class="note" data-temperature="${c.calibration?.temperature ?? ''}">${describeCalibration(c.calibration)}${c.calibration ? `: softmax(logits / T), T from the ${c.calibration.from}` : ': softmax(logits); no temperature stored with this model'}</p>` +
-    `<p><strong id="top-class">${escapeHtml(c.labels[c.top]!)}</strong> for ${escapeHtml(name)} (${c.ms.toFixed(1)} ms)</p>` +
+    `<p id="calibration" class="note" data-temperature="${c.calibration?.temperature ?? ''}">${describeCalibration(c.calibration)}${c.calibration ? `: softmax(logits / T), T from the ${c.calibration.from}` : c.present ? ': sigmoid(logits) per label' : ': softmax(logits); no temperature stored with this model'}</p>` +
+    (c.present
+      ? `<p><strong id="top-class">${escapeHtml(c.present.length ? c.present.map((i) => c.labels[i]!).join('; ') : '(no label above 0.5)')}</strong> for ${escapeHtml(name)}: multi-label, every label with sigmoid probability above 0.5 (${c.ms.toFixed(1)} ms)</p>`
+      : `<p><strong id="top-class">${escapeHtml(c.labels[c.top]!)}</strong> for ${escapeHtml(name)} (${c.ms.toFixed(1)} ms)</p>`) +
     (c.input.warnings.length ? `<p class="note">${c.input.warnings.map(escapeHtml).join('<br>')}</p>` : '') +
     `<table id="probs"><tr><th>class</th><th>probability</th><th></th></tr>${rows}</table>`;
   $('result').dataset.ms = String(c.ms);
@@ -139,7 +142,7 @@ function showResult(c: Classification, name: string, sal?: PageSaliency | string
   overlay.hidden = typeof sal !== 'object';
   $('saliency-note').textContent =
     typeof sal === 'object'
-      ? `Grad-CAM for ${c.labels[sal.classIndex]} (the top class) on the ${sal.grid.join('x')} token grid, as stmedfm explain draws it${volume ? '; this slice' : ''} (${sal.ms.toFixed(0)} ms)`
+      ? `Grad-CAM for ${c.labels[sal.classIndex]} (${c.present ? 'the label with the highest probability' : 'the top class'}) on the ${sal.grid.join('x')} token grid, as stmedfm explain draws it${volume ? '; this slice' : ''} (${sal.ms.toFixed(0)} ms)`
       : (sal ?? '');
   if (typeof sal === 'object') {
     overlay.dataset.cam = JSON.stringify([...sal.cam]);

@@ -3,8 +3,9 @@
  * peft adapter files). Both classify through the engine's ForwardSession / Predictor, the same
  * classes `stmedfm predict` runs, with the same preprocessing (src/inference/input.ts).
  */
-import { type DatasetInfo, getDataset, isDatasetName } from '../../src/data/index.js';
+import { type DatasetInfo, getDataset, isDatasetName, isMultiLabel } from '../../src/data/index.js';
 import { readOnnxMetadata } from '../../src/engine/onnx/inspect.js';
+import { MULTI_LABEL_THRESHOLD } from '../../src/evaluation/multilabel.js';
 import { ForwardSession } from '../../src/engine/runtime/session.js';
 import { floatTensor } from '../../src/engine/runtime/tensors.js';
 import { GradCamExplainer } from '../../src/explain/saliency.js';
@@ -29,7 +30,14 @@ export interface Classification {
   calibration?: Calibration;
   labels: readonly string[];
   top: number;
+  /** Multi-label tasks: every label whose probability is above evaluate's threshold (0.5). */
+  present?: number[];
   ms: number;
+}
+
+/** For a multi-label task, the labels predicted present (as `stmedfm predict` names them). */
+function presentLabels(info: DatasetInfo, probs: Float32Array): { present?: number[] } {
+  return isMultiLabel(info) ? { present: [...probs].flatMap((p, c) => (p > MULTI_LABEL_THRESHOLD ? [c] : [])) } : {};
 }
 
 /** Grad-CAM of the predicted class (src/explain, as `stmedfm explain`), drawn over the input. */
@@ -111,7 +119,7 @@ export async function loadOnnx(name: string, bytes: Uint8Array, threads: number)
       const out = await session.run({ x: floatTensor(input.data.slice(), input.shape) }, ['probabilities']);
       const probs = Float32Array.from(out.probabilities!.data as Float32Array);
       // the exported `probabilities` output is already calibrated when the metadata names a temperature
-      return { input, probs, ...(calibration ? { calibration } : {}), labels: labelsOf(info, probs.length).map((l, i) => labels[i] ?? l), top: argmax(probs), ms: performance.now() - t0 };
+      return { input, probs, ...(calibration ? { calibration } : {}), labels: labelsOf(info, probs.length).map((l, i) => labels[i] ?? l), top: argmax(probs), ...presentLabels(info, probs), ms: performance.now() - t0 };
     },
     release: () => session.release(),
   };
@@ -150,9 +158,9 @@ export function checkpointModel(
       // a copy: ORT's proxy worker takes over (detaches) the buffers it is given, and the page
       // still draws the input and explains it
       const out = await p.run(input.data.slice(), 1);
-      const calibration = info.task === 'multi-label, binary-class' ? undefined : calibrationOf(m.task);
+      const calibration = isMultiLabel(info) ? undefined : calibrationOf(m.task);
       const probs = calibration ? calibratedProbs(out.logits, calibration.temperature) : out.probs;
-      return { input, probs, ...(calibration ? { calibration } : {}), labels: labelsOf(info, out.classes), top: argmax(probs), ms: performance.now() - t0 };
+      return { input, probs, ...(calibration ? { calibration } : {}), labels: labelsOf(info, out.classes), top: argmax(probs), ...presentLabels(info, probs), ms: performance.now() - t0 };
     },
     async explain(input, classIndex) {
       let e = explainers.get(m.task);
