@@ -268,6 +268,9 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     expect(await page().textContent('#top-class')).toBe(out.labels[0]!.map((l) => out.class_names[l]).join('; '));
     expect(await page().textContent('#calibration')).toMatch(/sigmoid\(logits\) per label/);
     await shot('02d-multi-label');
+    // back to the fixture checkpoint the next tests use
+    await pick('model-input', [fx.checkpoint]);
+    expect((await settled('model-status')).state).toBe('ok');
   });
 
   /** The page's Grad-CAM map and overlay pixels against `stmedfm explain`'s computation in Node. */
