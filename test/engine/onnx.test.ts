@@ -113,6 +113,19 @@ describe('toOnnxModel', () => {
     expect(info.nodes.some((n) => n.opType === 'Neg')).toBe(false);
   });
 
+  it('lowers a float ReduceSum over leading axes to a MatMul with a ones row, others to ReduceSum', () => {
+    const g = new Graph('sums');
+    const x = g.input('x', 'float', [2, 3, 4]);
+    g.output('lead', op.reduceSum(x, [0, 1], true));
+    g.output('inner', op.reduceSum(x, [1]));
+    const info = readOnnxModel(toOnnxModel(g));
+    expect(info.nodes.filter((n) => n.opType === 'ReduceSum')).toHaveLength(1);
+    expect(info.nodes.filter((n) => n.opType === 'MatMul')).toHaveLength(1);
+    const ones = info.initializers.find((t) => t.dataType === ElemType.FLOAT);
+    expect(ones?.dims).toEqual([1, 6]);
+    expect(ones?.values).toEqual([1, 1, 1, 1, 1, 1]);
+  });
+
   it('writes int64 constants exactly, including -2^63, and clamps +-2^63 and infinities', () => {
     expect(toInt64(-(2 ** 63))).toBe(-(2n ** 63n));
     expect(toInt64(2 ** 63)).toBe(2n ** 63n - 1n);

@@ -26,7 +26,34 @@ function inferReduce(x: Value, { axes, keepdims }: ReduceAttrs) {
   return [{ dtype: x.dtype, shape }];
 }
 
+/** Lowering switches (benchmarks and tests flip them; models need not). */
+export const reduceLowering = { leadingSumAsMatMul: true };
+
+/**
+ * A float ReduceSum over leading axes (bias and LayerNorm-parameter gradients: [batch, tokens, C]
+ * -> [C]) as ones[1, L] . x[L, R]: the same sum, but MLAS runs a small GEMM on the calling thread,
+ * whereas ONNX Runtime's ReduceSum hands even a [784, 64] reduction to its thread pool (measured
+ * 0.04 -> 0.2 ms per node at 2 threads, 88 such nodes per 2-D step).
+ */
+function lowerLeadingSum(node: Node<ReduceAttrs>, ctx: LowerContext): boolean {
+  const x = node.inputs[0]!;
+  const { axes, keepdims } = node.attrs;
+  if (!reduceLowering.leadingSumAsMatMul || x.dtype !== 'float' || axes.length >= x.rank || axes.some((a, i) => a !== i)) return false;
+  const shape = x.shape;
+  if (!shape.every((d): d is number => typeof d === 'number')) return false;
+  const lead = shape.slice(0, axes.length).reduce((a, b) => a * b, 1);
+  const rest = shape.slice(axes.length);
+  const flat = ctx.temp('sum_rows');
+  ctx.node('Reshape', [ctx.inputs[0]!, ctx.int64([lead, -1])], [flat]);
+  const summed = ctx.temp('sum_matmul');
+  ctx.node('MatMul', [ctx.float(new Array<number>(lead).fill(1), [1, lead]), flat], [summed]);
+  const out = keepdims ? [...new Array<number>(axes.length).fill(1), ...rest] : rest;
+  ctx.node('Reshape', [summed, ctx.int64(out)], ctx.outputs);
+  return true;
+}
+
 function lowerReduce(node: Node<ReduceAttrs>, ctx: LowerContext): void {
+  if (node.op.type === 'ReduceSum' && lowerLeadingSum(node, ctx)) return;
   ctx.node(node.op.type, [ctx.inputs[0]!, ctx.int64(node.attrs.axes)], ctx.outputs, [
     { name: 'keepdims', type: 'int', value: node.attrs.keepdims ? 1 : 0 },
   ]);
