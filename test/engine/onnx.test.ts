@@ -122,7 +122,7 @@ describe('toOnnxModel', () => {
     expect(info.nodes.filter((n) => n.opType === 'ReduceSum')).toHaveLength(1);
     expect(info.nodes.filter((n) => n.opType === 'MatMul')).toHaveLength(1);
     const ones = info.initializers.find((t) => t.dataType === ElemType.FLOAT);
-    expect(ones?.dims).toEqual([1, 6]);
+    expect(ones?.dims).toEqual([6]);
     expect(ones?.values).toEqual([1, 1, 1, 1, 1, 1]);
   });
 

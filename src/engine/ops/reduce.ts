@@ -43,10 +43,17 @@ function lowerLeadingSum(node: Node<ReduceAttrs>, ctx: LowerContext): boolean {
   if (!shape.every((d): d is number => typeof d === 'number')) return false;
   const lead = shape.slice(0, axes.length).reduce((a, b) => a * b, 1);
   const rest = shape.slice(axes.length);
-  const flat = ctx.temp('sum_rows');
-  ctx.node('Reshape', [ctx.inputs[0]!, ctx.int64([lead, -1])], [flat]);
+  // Every node costs a few microseconds of dispatch, so Reshapes are emitted only where needed:
+  // a 1-D ones vector makes MatMul drop the summed axis itself ([L] . [L, R] -> [R]).
+  const flat = x.rank === 2 ? ctx.inputs[0]! : ctx.temp('sum_rows');
+  if (x.rank !== 2) ctx.node('Reshape', [ctx.inputs[0]!, ctx.int64([lead, -1])], [flat]);
+  const ones = ctx.float(new Array<number>(lead).fill(1), [lead]);
+  if (!keepdims && rest.length === 1) {
+    ctx.node('MatMul', [ones, flat], ctx.outputs);
+    return true;
+  }
   const summed = ctx.temp('sum_matmul');
-  ctx.node('MatMul', [ctx.float(new Array<number>(lead).fill(1), [1, lead]), flat], [summed]);
+  ctx.node('MatMul', [ones, flat], [summed]);
   const out = keepdims ? [...new Array<number>(axes.length).fill(1), ...rest] : rest;
   ctx.node('Reshape', [summed, ctx.int64(out)], ctx.outputs);
   return true;
