@@ -3,6 +3,8 @@
  * are built and serialised) and returns an undo. `base` is the shipped default.
  */
 import { convLowering } from '../src/engine/ops/conv/lower.js';
+import { patchRows } from '../src/engine/ops/conv/patch.js';
+import { patchRows } from '../src/engine/ops/conv/patch.js';
 import { reduceLowering } from '../src/engine/ops/reduce.js';
 import { type OrtSessionOptions, ortModule, ortPlatform, useOrt } from '../src/engine/runtime/ort.js';
 import { type ChunkSite, chunkBudget } from '../src/model/layers.js';
@@ -53,6 +55,14 @@ export const VARIANTS: Record<string, Variant> = {
   convOnnx: withConv({ conv: 'onnx' }),
   convIm2col: withConv({ conv: 'im2col' }),
   no3dAs2d: withConv({ patch3dAs2d: false }),
+  rowsMovesFirst: () => {
+    patchRows.order = 'movesFirst';
+    return () => (patchRows.order = 'transposeFirst');
+  },
+  rowsKernelLastFirst: () => {
+    patchRows.layout = 'kernelLastFirst';
+    return () => (patchRows.layout = 'channelsLast');
+  },
   reduceSumOnnx: () => {
     reduceLowering.leadingSumAsMatMul = false;
     return () => (reduceLowering.leadingSumAsMatMul = true);
