@@ -155,8 +155,11 @@ export function patchConvTranspose(e: Emitter, x: Value, w: Value, outputPadding
   if (bias) e.op('Add', [y, e.reshape(bias, [Cout, ...new Array<number>(S).fill(1)])], [], ctx.outputs[0]);
 }
 
-/** Weight gradient: dW'[o, :] = dy^T[o, (n,p)] . rows[(n,p), :], the batch folded into the contraction. */
-export function patchWeightGrad(e: Emitter, x: Value, dy: Value, kernel: readonly number[]): void {
+/**
+ * Weight gradient: dW'[o, :] = dy^T[o, (n,p)] . rows[(n,p), :], the batch folded into the
+ * contraction. Returns dy^T [O, N*P], from which the bias gradient is one more MatMul.
+ */
+export function patchWeightGrad(e: Emitter, x: Value, dy: Value, kernel: readonly number[]): string {
   const ctx = e.ctx;
   const S = kernel.length;
   const C = x.shape[1] as number;
@@ -168,4 +171,5 @@ export function patchWeightGrad(e: Emitter, x: Value, dy: Value, kernel: readonl
   const full = [O, C, ...kernel];
   const colShape = weightColumns(S).map((p) => full[p]!);
   e.transpose(e.reshape(dw, colShape), colShape, weightFromColumns(S), ctx.outputs[0]);
+  return dyT;
 }
