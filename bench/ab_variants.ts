@@ -59,6 +59,7 @@ export const VARIANTS: Record<string, Variant> = {
     patchRows.order = 'movesFirst';
     return () => (patchRows.order = 'transposeFirst');
   },
+  // The 2-thread changes of issue 11 item 6, each undone, and all of them undone ('before').
   rowsKernelLastFirst: () => {
     patchRows.layout = 'kernelLastFirst';
     return () => (patchRows.layout = 'channelsLast');
@@ -66,6 +67,11 @@ export const VARIANTS: Record<string, Variant> = {
   reduceSumOnnx: () => {
     reduceLowering.leadingSumAsMatMul = false;
     return () => (reduceLowering.leadingSumAsMatMul = true);
+  },
+  patchBiasReduce: withConv({ patchBiasGrad: 'reduce' }),
+  before: () => {
+    const undo = [VARIANTS.rowsKernelLastFirst!(), VARIANTS.reduceSumOnnx!(), VARIANTS.patchBiasReduce!()];
+    return () => undo.reverse().forEach((u) => u());
   },
   // Session options (not engine defaults; see src/engine/README.md).
   noSpin: withSession((so) => ({ ...so, extra: { session: { intra_op: { allow_spinning: '0' } } } })),
