@@ -66,9 +66,14 @@ export const VARIANTS: Record<string, Variant> = {
   },
   reduceSumOnnx: () => {
     reduceLowering.leadingSumAsMatMul = false;
-    return () => (reduceLowering.leadingSumAsMatMul = true);
+    return () => (reduceLowering.leadingSumAsMatMul = 'auto');
+  },
+  reduceSumMatMul: () => {
+    reduceLowering.leadingSumAsMatMul = true;
+    return () => (reduceLowering.leadingSumAsMatMul = 'auto');
   },
   patchBiasReduce: withConv({ patchBiasGrad: 'reduce' }),
+  patchBiasMatMul: withConv({ patchBiasGrad: 'matmul' }),
   before: () => {
     const undo = [VARIANTS.rowsKernelLastFirst!(), VARIANTS.reduceSumOnnx!(), VARIANTS.patchBiasReduce!()];
     return () => undo.reverse().forEach((u) => u());

@@ -79,7 +79,10 @@ function main(): void {
   const { perNode, runs } = perNodeTimes(file, skip, stat);
   const other = args.includes('--diff') ? opt('diff', '') : undefined;
   if (other) {
-    const b = new Map(perNodeTimes(other, skip, stat).perNode.map((n) => [n.name, n.ms]));
+    const otherNodes = perNodeTimes(other, skip, stat).perNode;
+    const b = new Map(otherNodes.map((n) => [n.name, n.ms]));
+    const all = (xs: { ms: number }[]) => xs.reduce((a, n) => a + n.ms, 0).toFixed(2);
+    console.log(`whole traces: ${all(perNode)} ms in ${perNode.length} nodes -> ${all(otherNodes)} ms in ${otherNodes.length} nodes`);
     const d = perNode.filter((n) => b.has(n.name)).map((n) => ({ ...n, delta: b.get(n.name)! - n.ms, other: b.get(n.name)! }));
     const byOp = new Map<string, { a: number; b: number; count: number }>();
     for (const n of d) {

@@ -26,19 +26,25 @@ function inferReduce(x: Value, { axes, keepdims }: ReduceAttrs) {
   return [{ dtype: x.dtype, shape }];
 }
 
-/** Lowering switches (benchmarks and tests flip them; models need not). */
-export const reduceLowering = { leadingSumAsMatMul: true };
+/**
+ * Lowering switches (benchmarks and tests flip them; models need not). 'auto': the MatMul form
+ * when the model runs on more than one intra-op thread (LowerContext.intraOpThreads).
+ */
+export const reduceLowering: { leadingSumAsMatMul: boolean | 'auto' } = { leadingSumAsMatMul: 'auto' };
 
 /**
  * A float ReduceSum over leading axes (bias and LayerNorm-parameter gradients: [batch, tokens, C]
- * -> [C]) as ones[1, L] . x[L, R]: the same sum, but MLAS runs a small GEMM on the calling thread,
- * whereas ONNX Runtime's ReduceSum hands even a [784, 64] reduction to its thread pool (measured
- * 0.04 -> 0.2 ms per node at 2 threads, 88 such nodes per 2-D step).
+ * -> [C]) as ones[L] . x[L, R]: the same sum, but MLAS runs such a small product on the calling
+ * thread, whereas ONNX Runtime's ReduceSum hands even a [784, 64] reduction to its thread pool.
+ * Measured per 2-D training step (ORT profiler, sum of node medians, 2 threads): 88 ReduceSums
+ * 5.9 ms -> 3.1 ms for the MatMuls and Reshapes; at 1 thread the ReduceSums are faster
+ * (1.5 ms against 2.3 ms), hence 'auto'.
  */
 function lowerLeadingSum(node: Node<ReduceAttrs>, ctx: LowerContext): boolean {
   const x = node.inputs[0]!;
   const { axes, keepdims } = node.attrs;
-  if (!reduceLowering.leadingSumAsMatMul || x.dtype !== 'float' || axes.length >= x.rank || axes.some((a, i) => a !== i)) return false;
+  const on = reduceLowering.leadingSumAsMatMul;
+  if (!(on === true || (on === 'auto' && (ctx.intraOpThreads ?? 1) > 1)) || x.dtype !== 'float' || axes.length >= x.rank || axes.some((a, i) => a !== i)) return false;
   const shape = x.shape;
   if (!shape.every((d): d is number => typeof d === 'number')) return false;
   const lead = shape.slice(0, axes.length).reduce((a, b) => a * b, 1);

@@ -40,9 +40,9 @@ export const convLowering: {
   patchConv: PatchForwardLowering;
   patchConvTranspose: PatchForwardLowering;
   patch3dAs2d: boolean;
-  /** Bias gradient of a patch-rows weight gradient: dy^T . ones (MatMul) or the ONNX ReduceSum. */
-  patchBiasGrad: 'matmul' | 'reduce';
-} = { conv: 'auto', weightGrad: 'batched', patchWeightGrad: 'rows', patchConv: 'auto', patchConvTranspose: 'auto', patch3dAs2d: true, patchBiasGrad: 'matmul' };
+  /** Bias gradient of a patch-rows weight gradient: dy^T . ones (MatMul), the ONNX ReduceSum, or 'auto' (MatMul above 1 thread). */
+  patchBiasGrad: 'matmul' | 'reduce' | 'auto';
+} = { conv: 'auto', weightGrad: 'batched', patchWeightGrad: 'rows', patchConv: 'auto', patchConvTranspose: 'auto', patch3dAs2d: true, patchBiasGrad: 'auto' };
 
 /** 'auto' picks patch rows unless the op's weight is a constant (which ONNX Runtime pre-packs for its Conv). */
 const useRows = (choice: PatchForwardLowering, weight: Value): boolean => choice === 'rows' || (choice === 'auto' && weight.kind !== 'constant');
@@ -121,9 +121,12 @@ export function lowerConvWeightGrad(node: Node<ConvGeometry & { kernel: readonly
   if (choice === 'rows') {
     const dyT = patchWeightGrad(e, x, dy, kernel);
     const np = dy.shape.filter((_, i) => i !== 1);
-    if (withBias && convLowering.patchBiasGrad === 'matmul' && np.every((d): d is number => typeof d === 'number')) {
+    const pick = convLowering.patchBiasGrad;
+    const matmul = pick === 'matmul' || (pick === 'auto' && (ctx.intraOpThreads ?? 1) > 1);
+    if (withBias && matmul && np.every((d): d is number => typeof d === 'number')) {
       // db = dy^T . ones: MLAS runs this small product on the calling thread, whereas ONNX
-      // Runtime's ReduceSum over axes (0, 2, ..) hands it to the pool (0.015 -> 0.07 ms at 2 threads).
+      // Runtime's ReduceSum over axes (0, 2, ..) hands it to the pool (0.015 -> 0.07 ms at 2
+      // threads); at 1 thread the ReduceSum is the faster one (0.02 against 0.07 ms in 3-D).
       e.op('MatMul', [dyT, ctx.float(new Array<number>(numel(np)).fill(1), [numel(np)])], [], ctx.outputs[1]);
       return;
     }
