@@ -4,7 +4,6 @@
  */
 import { convLowering } from '../src/engine/ops/conv/lower.js';
 import { patchRows } from '../src/engine/ops/conv/patch.js';
-import { patchRows } from '../src/engine/ops/conv/patch.js';
 import { reduceLowering } from '../src/engine/ops/reduce.js';
 import { type OrtSessionOptions, ortModule, ortPlatform, useOrt } from '../src/engine/runtime/ort.js';
 import { type ChunkSite, chunkBudget } from '../src/model/layers.js';
@@ -55,10 +54,6 @@ export const VARIANTS: Record<string, Variant> = {
   convOnnx: withConv({ conv: 'onnx' }),
   convIm2col: withConv({ conv: 'im2col' }),
   no3dAs2d: withConv({ patch3dAs2d: false }),
-  rowsMovesFirst: () => {
-    patchRows.order = 'movesFirst';
-    return () => (patchRows.order = 'transposeFirst');
-  },
   // The 2-thread changes of issue 11 item 6, each undone, and all of them undone ('before').
   rowsKernelLastFirst: () => {
     patchRows.layout = 'kernelLastFirst';
