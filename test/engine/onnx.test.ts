@@ -113,6 +113,19 @@ describe('toOnnxModel', () => {
     expect(info.nodes.some((n) => n.opType === 'Neg')).toBe(false);
   });
 
+  it('lowers a float ReduceSum over leading axes to a MatMul with ones when ORT runs more than one thread', () => {
+    const g = new Graph('sums');
+    const x = g.input('x', 'float', [2, 3, 4]);
+    g.output('lead', op.reduceSum(x, [0, 1], true));
+    g.output('inner', op.reduceSum(x, [1]));
+    const count = (threads: number, type: string) => readOnnxModel(toOnnxModel(g, { intraOpThreads: threads })).nodes.filter((n) => n.opType === type).length;
+    expect([count(1, 'ReduceSum'), count(1, 'MatMul')]).toEqual([2, 0]);
+    expect([count(2, 'ReduceSum'), count(2, 'MatMul')]).toEqual([1, 1]);
+    const ones = readOnnxModel(toOnnxModel(g, { intraOpThreads: 2 })).initializers.find((t) => t.dataType === ElemType.FLOAT);
+    expect(ones?.dims).toEqual([6]);
+    expect(ones?.values).toEqual([1, 1, 1, 1, 1, 1]);
+  });
+
   it('writes int64 constants exactly, including -2^63, and clamps +-2^63 and infinities', () => {
     expect(toInt64(-(2 ** 63))).toBe(-(2n ** 63n));
     expect(toInt64(2 ** 63)).toBe(2n ** 63n - 1n);

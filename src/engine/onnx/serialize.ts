@@ -31,6 +31,11 @@ export interface OnnxExportOptions {
   metadata?: Readonly<Record<string, string>>;
   docString?: string;
   producerVersion?: string;
+  /**
+   * ONNX Runtime intra-op threads the model will run with, when known: lowerings that are fastest
+   * on one thread and slow on the thread pool (or the reverse) pick by it (LowerContext.intraOpThreads).
+   */
+  intraOpThreads?: number;
 }
 
 /**
@@ -132,6 +137,7 @@ class ModelBuilder {
   constructor(
     readonly precision: FloatPrecision,
     private readonly used: Set<string>,
+    readonly intraOpThreads?: number,
   ) {}
 
   fresh(base: string): string {
@@ -170,6 +176,7 @@ class ModelBuilder {
 /** The LowerContext one IR node sees. */
 class NodeLowering implements LowerContext {
   readonly floatElemType: number;
+  readonly intraOpThreads?: number;
   private emitted = 0;
 
   constructor(
@@ -179,6 +186,7 @@ class NodeLowering implements LowerContext {
     readonly outputs: readonly string[],
   ) {
     this.floatElemType = elemTypeOf('float', model.precision);
+    if (model.intraOpThreads !== undefined) this.intraOpThreads = model.intraOpThreads;
   }
 
   node(opType: string, inputs: readonly string[], outputs: readonly string[], attrs: readonly OnnxAttr[] = []): void {
@@ -250,7 +258,7 @@ export function toOnnxModel(graph: Graph, opts: OnnxExportOptions = {}): Uint8Ar
     used.add(name);
   }
 
-  const model = new ModelBuilder(precision, used);
+  const model = new ModelBuilder(precision, used, opts.intraOpThreads);
 
   // Constants: only those a live node or an output reads.
   const liveValues = new Set<Value>(graph.outputs.values());

@@ -32,6 +32,8 @@ export interface LowerContext {
    * Undefined means FLOAT.
    */
   readonly floatElemType?: number;
+  /** ONNX Runtime intra-op threads the model will run with, if the exporter was told (else assume 1). */
+  readonly intraOpThreads?: number;
 }
 
 /** Everything a vector-Jacobian rule sees of the forward node. */

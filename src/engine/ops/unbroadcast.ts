@@ -16,6 +16,9 @@ export function sumTo(g: Value, target: Shape): Value {
   for (let i = 0; i < gs.length; i++) {
     if (i < pad || (ts[i - pad] === 1 && gs[i] !== 1)) axes.push(i);
   }
+  // Only leading axes summed (a bias): the reduction already has the target shape, so no
+  // Reshape node follows it (each node costs dispatch time in ONNX Runtime).
+  if (axes.length === pad && axes.length > 0) return reduceSum(g, axes, false);
   const summed = axes.length ? reduceSum(g, axes, true) : g;
   return reshape(summed, ts);
 }

@@ -79,7 +79,7 @@ export class TrainingSession {
     init: Readonly<Record<string, InitValue>>,
     opts: TrainingSessionOptions = {},
   ): Promise<TrainingSession> {
-    const src = modelSource(model, { precision: opts.precision ?? 'float32', metadata: opts.metadata });
+    const src = modelSource(model, { precision: opts.precision ?? 'float32', metadata: opts.metadata, intraOpThreads: opts.threads ?? 1 });
     const session = await createSession(src, opts);
     const ts = new TrainingSession(session, spec, inputTypes(session));
     ts.validate();

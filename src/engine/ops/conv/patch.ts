@@ -5,9 +5,10 @@
  * The patch rows are made with cheap transposes only. ONNX Runtime's CPU Transpose is fast when a
  * single axis moves and either the block that moves with it is large (memcpy) or is one element
  * (MLAS's 2-D transpose); a general N-d transpose, or a single-axis move of 16-byte blocks, is
- * several times slower. So x [N, C, o0,k0, o1,k1, ...] becomes rows [N, P, (k_last, C, k0..)]:
- * one large-block move per leading spatial dim, then one 2-D transpose. The odd column order is
- * absorbed by transposing the (small) weight instead.
+ * several times slower. A one-element move runs one MLAS 2-D transpose per index of the axes in
+ * front of it, each handed to the thread pool, so those must have few outer indices too (see
+ * rowStepsChannelsLast). The column order this gives is absorbed by transposing the (small)
+ * weight instead.
  */
 import type { Value } from '../../ir/graph.js';
 import { type Dim, numel } from '../../ir/shape.js';
@@ -35,6 +36,33 @@ function rowSteps(N: Dim, C: number, outSp: readonly number[], kernel: readonly 
   return steps;
 }
 
+/**
+ * Channels-last rows [N, P, (k0..k_{S-1}, C)]: first x [N, C, spatial] -> [N, spatial, C] (one
+ * 2-D transpose per sample), then each o_d (d >= 1) moved out next to o_{d-1}, in blocks of at
+ * least k_last * C values. ONNX Runtime runs a single-axis transpose of single elements as one
+ * MLAS 2-D transpose per outer index, each handed to the thread pool: the steps above make
+ * N * prod(o[:-1]) small ones (784 per 2-D training step; measured ~10x slower at 2 threads than
+ * at 1), this order N large ones, and the same number of passes over the data.
+ */
+function rowStepsChannelsLast(N: Dim, C: number, outSp: readonly number[], kernel: readonly number[]): Step[] {
+  const S = kernel.length;
+  const inSp = outSp.map((o, d) => o * kernel[d]!);
+  const steps: Step[] = [{ view: [N, C, numel(inSp)], perm: [0, 2, 1] }];
+  for (let d = 1; d < S; d++) {
+    const A = numel(outSp.slice(0, d));
+    const B = numel(kernel.slice(0, d));
+    const R = kernel[d]! * numel(inSp.slice(d + 1)) * C;
+    steps.push({ view: [N, A, B, outSp[d]!, R], perm: [0, 1, 3, 2, 4] });
+  }
+  return steps;
+}
+
+/** Column order of the patch rows (benchmarks switch it; both are exact). */
+export const patchRows: { layout: 'channelsLast' | 'kernelLastFirst' } = { layout: 'channelsLast' };
+
+const stepsFor = (N: Dim, C: number, outSp: readonly number[], kernel: readonly number[]): Step[] =>
+  (patchRows.layout === 'channelsLast' ? rowStepsChannelsLast : rowSteps)(N, C, outSp, kernel);
+
 const after = (s: Step): Dim[] => s.perm.map((p) => s.view[p]!);
 const asReshape = (shape: readonly Dim[]): number[] => shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 0 : NaN));
 
@@ -57,7 +85,7 @@ export function toRows(e: Emitter, x: string, xShape: readonly Dim[], kernel: re
     const axes = Array.from({ length: S }, (_, d) => d + 2);
     src = e.op('Slice', [x, e.ctx.int64(new Array<number>(S).fill(0)), e.ctx.int64(outSp.map((o, d) => o * kernel[d]!)), e.ctx.int64(axes)]);
   }
-  for (const step of rowSteps(xShape[0]!, C, outSp, kernel)) {
+  for (const step of stepsFor(xShape[0]!, C, outSp, kernel)) {
     src = e.transpose(e.reshape(src, asReshape(step.view)), step.view, step.perm);
   }
   return { rows: e.reshape(src, [0, numel(outSp), C * numel(kernel)]), geo: { N: xShape[0]!, C, outSp, kernel: [...kernel] } };
@@ -65,7 +93,7 @@ export function toRows(e: Emitter, x: string, xShape: readonly Dim[], kernel: re
 
 /** The inverse of toRows (rows [N, P, K*C] -> [N, C, ...o*k]), without the cropped border. */
 export function fromRows(e: Emitter, rows: string, geo: PatchGeometry, out?: string): string {
-  const steps = rowSteps(geo.N, geo.C, geo.outSp, geo.kernel).reverse();
+  const steps = stepsFor(geo.N, geo.C, geo.outSp, geo.kernel).reverse();
   let src = rows;
   for (const step of steps) {
     const from = after(step);
@@ -75,10 +103,20 @@ export function fromRows(e: Emitter, rows: string, geo: PatchGeometry, out?: str
   return e.reshape(src, [0, geo.C, ...geo.outSp.map((o, d) => o * geo.kernel[d]!)], out);
 }
 
-/** Permutation of a weight [O, C, k0..k_{S-1}] into the rows' column order [O, k_last, C, k0..k_{S-2}]. */
-export const weightColumns = (S: number): number[] => [0, S + 1, ...Array.from({ length: S }, (_, d) => d + 1)];
+/**
+ * Permutation of a weight [O, C, k0..k_{S-1}] into the rows' column order: [O, k0..k_{S-1}, C]
+ * (channels last), or [O, k_last, C, k0..k_{S-2}].
+ */
+export const weightColumns = (S: number): number[] =>
+  patchRows.layout === 'channelsLast'
+    ? [0, ...Array.from({ length: S }, (_, d) => d + 2), 1]
+    : [0, S + 1, ...Array.from({ length: S }, (_, d) => d + 1)];
 /** Its inverse. */
-export const weightFromColumns = (S: number): number[] => [0, ...Array.from({ length: S }, (_, d) => d + 2), 1];
+export const weightFromColumns = (S: number): number[] => {
+  const inv: number[] = [];
+  weightColumns(S).forEach((p, i) => (inv[p] = i));
+  return inv;
+};
 
 /** Conv: y[n, p, o] = rows[n, p, :] . W'[o, :], then channels first. */
 export function patchConv(e: Emitter, x: Value, w: Value, bias: string | undefined): void {
@@ -117,8 +155,11 @@ export function patchConvTranspose(e: Emitter, x: Value, w: Value, outputPadding
   if (bias) e.op('Add', [y, e.reshape(bias, [Cout, ...new Array<number>(S).fill(1)])], [], ctx.outputs[0]);
 }
 
-/** Weight gradient: dW'[o, :] = dy^T[o, (n,p)] . rows[(n,p), :], the batch folded into the contraction. */
-export function patchWeightGrad(e: Emitter, x: Value, dy: Value, kernel: readonly number[]): void {
+/**
+ * Weight gradient: dW'[o, :] = dy^T[o, (n,p)] . rows[(n,p), :], the batch folded into the
+ * contraction. Returns dy^T [O, N*P], from which the bias gradient is one more MatMul.
+ */
+export function patchWeightGrad(e: Emitter, x: Value, dy: Value, kernel: readonly number[]): string {
   const ctx = e.ctx;
   const S = kernel.length;
   const C = x.shape[1] as number;
@@ -127,6 +168,8 @@ export function patchWeightGrad(e: Emitter, x: Value, dy: Value, kernel: readonl
   const swap = [1, 0, ...Array.from({ length: S }, (_, d) => d + 2)];
   const dyT = e.reshape(e.transpose(ctx.inputs[1]!, dy.shape, swap), [O, -1]);
   const dw = e.op('MatMul', [dyT, e.reshape(rows, [-1, C * numel(kernel)])]);
-  const cols = e.reshape(dw, [O, kernel[S - 1]!, C, ...kernel.slice(0, S - 1)]);
-  e.transpose(cols, [O, kernel[S - 1]!, C, ...kernel.slice(0, S - 1)], weightFromColumns(S), ctx.outputs[0]);
+  const full = [O, C, ...kernel];
+  const colShape = weightColumns(S).map((p) => full[p]!);
+  e.transpose(e.reshape(dw, colShape), colShape, weightFromColumns(S), ctx.outputs[0]);
+  return dyT;
 }
