@@ -134,11 +134,11 @@ export async function train(model: STMedFM, store: ParamStore, trainable: readon
   const t0 = performance.now();
   const fetch = streams.length > 1 ? streams.map((s) => `loss_${s.task}`) : [];
   // Class weights are data fed with every batch (ones for an unweighted loss), not part of the graph.
-  const weightFeeds: Record<string, ReturnType<typeof floatTensor>> = {};
+  const classWeights = new Map<string, Float32Array>();
   for (const b of batches) {
     const w = classWeightsFeed(model, b);
     const name = lg.inputNames.get(b.task)!.w;
-    if (w && name) weightFeeds[name] = floatTensor(w, [w.length]);
+    if (w && name) classWeights.set(name, w);
   }
   let step = start;
   let interrupted = false;
@@ -148,7 +148,9 @@ export async function train(model: STMedFM, store: ParamStore, trainable: readon
       interrupted = true;
       break;
     }
-    const feeds: Record<string, ReturnType<typeof floatTensor>> = { ...weightFeeds };
+    const feeds: Record<string, ReturnType<typeof floatTensor>> = {};
+    // A fresh tensor per step: onnxruntime-web's worker proxy (the browser app) transfers, and so detaches, every fed buffer.
+    for (const [name, w] of classWeights) feeds[name] = floatTensor(w.slice(), [w.length]);
     streams.forEach((s, k) => {
       const { indices } = batchers[k]!.batchAt(step);
       const x = toInput(s.split, indices);
