@@ -13,7 +13,7 @@ import { Predictor } from '../inference/predictor.js';
 import { STMEDFM_TINY, type TaskHead } from '../model/config.js';
 import { ParamStore } from '../model/params.js';
 import { STMedFM } from '../model/stmedfm.js';
-import { buildLossGraph } from '../training/graphs.js';
+import { buildLossGraph, classWeightsFeed } from '../training/graphs.js';
 import { Rng } from '../util/rng.js';
 
 export interface BenchResult {
@@ -76,8 +76,10 @@ export async function trainStepRunner(task: string, batch: number, opts: { threa
   const x = floatTensor(randomData(shape.reduce((a, b) => a * b, 1), 1), shape);
   const classes = model.head(task).numClasses;
   const y = int64Tensor(Array.from({ length: batch }, (_, i) => i % classes), [batch]);
+  const w = classWeightsFeed(model, { task, batchSize: batch });
+  const feeds = { [names.x]: x, [names.y]: y, ...(names.w && w ? { [names.w]: floatTensor(w, [w.length]) } : {}) };
   return {
-    run: () => session.step({ [names.x]: x, [names.y]: y }, { lr: 1e-3 }),
+    run: () => session.step(feeds, { lr: 1e-3 }),
     release: async () => {
       if (opts.profilePrefix) session.endProfiling();
       await session.release();

@@ -14,7 +14,11 @@ import type { STMedFM } from '../model/stmedfm.js';
 export interface TaskBatch {
   task: string;
   batchSize: number;
-  /** Class weights w_c for a weighted cross-entropy (scratch-weighted). */
+  /**
+   * Class weights w_c for a weighted cross-entropy (scratch-weighted). They are fed per step
+   * through the graph input `class_weights_<task>` (all ones when absent), so they do not change
+   * the graph: scratch, scratch-weighted and full fine-tuning of a task compile to the same bytes.
+   */
   classWeights?: readonly number[];
 }
 
@@ -24,8 +28,8 @@ export interface LossGraph {
   loss: Value;
   taskLosses: Map<string, Value>;
   logits: Map<string, Value>;
-  /** Graph input names of each task's images and labels. */
-  inputNames: Map<string, { x: string; y: string }>;
+  /** Graph input names of each task's images, labels and (single-label tasks) class weights [K]. */
+  inputNames: Map<string, { x: string; y: string; w?: string }>;
 }
 
 export function inputShape(model: STMedFM, modality: Modality): number[] {
@@ -37,22 +41,28 @@ export function inputShape(model: STMedFM, modality: Modality): number[] {
 
 /**
  * Sum over tasks of the per-task mean cross-entropy (softmax heads) or mean binary cross-entropy
- * over all labels (multi-label heads); `trainable` names become graph inputs.
+ * over all labels (multi-label heads); `trainable` names become graph inputs. Single-label tasks
+ * take their class weights as an input (the weighted mean of PyTorch's cross_entropy; with all
+ * ones it is the plain mean).
  */
 export function buildLossGraph(model: STMedFM, store: ParamStore, trainable: ReadonlySet<string>, batches: readonly TaskBatch[], name = 'train'): LossGraph {
   const graph = new Graph(name);
   const binder = new ParamBinder(graph, store, trainable);
-  const inputNames = new Map<string, { x: string; y: string }>();
+  const inputNames = new Map<string, { x: string; y: string; w?: string }>();
   const xs = new Map<string, Value>();
   const ys = new Map<string, Value>();
+  const ws = new Map<string, Value>();
   for (const b of batches) {
     const m = model.head(b.task).modality;
     if (!Number.isInteger(b.batchSize) || b.batchSize < 1) throw new Error(`batch size for ${b.task} must be a positive integer, got ${b.batchSize}`);
-    const names = { x: `x_${b.task}`, y: `y_${b.task}` };
-    xs.set(b.task, graph.input(names.x, 'float', [b.batchSize, ...inputShape(model, m)]));
     const head = model.head(b.task);
+    if (b.classWeights && head.multiLabel) throw new Error(`class weights are for single-label tasks; ${b.task} is multi-label`);
+    const names = { x: `x_${b.task}`, y: `y_${b.task}`, ...(head.multiLabel ? {} : { w: `class_weights_${b.task}` }) };
+    xs.set(b.task, graph.input(names.x, 'float', [b.batchSize, ...inputShape(model, m)]));
     // Class ids for a softmax head; 0/1 targets [B, labels] for a multi-label head.
     ys.set(b.task, head.multiLabel ? graph.input(names.y, 'float', [b.batchSize, head.numClasses]) : graph.input(names.y, 'int64', [b.batchSize]));
+    // An input, not a constant: the weights (ones for an unweighted run) are data, the graph stays the same.
+    if (names.w) ws.set(b.task, graph.input(names.w, 'float', [head.numClasses]));
     inputNames.set(b.task, names);
   }
   const logits = new Map<string, Value>();
@@ -71,18 +81,26 @@ export function buildLossGraph(model: STMedFM, store: ParamStore, trainable: Rea
   const taskLosses = new Map<string, Value>();
   let loss: Value | undefined;
   for (const b of batches) {
-    const weights = b.classWeights
-      ? graph.constant({ dtype: 'float', shape: [b.classWeights.length], data: Float64Array.from(b.classWeights) }, `class_weights_${b.task}`)
-      : undefined;
-    if (weights && model.head(b.task).multiLabel) throw new Error(`class weights are for single-label tasks; ${b.task} is multi-label`);
     const l = model.head(b.task).multiLabel
       ? op.sigmoidBinaryCrossEntropy(logits.get(b.task)!, ys.get(b.task)!)
-      : op.softmaxCrossEntropy(logits.get(b.task)!, ys.get(b.task)!, weights ? { classWeights: weights } : {});
+      : op.softmaxCrossEntropy(logits.get(b.task)!, ys.get(b.task)!, { classWeights: ws.get(b.task)! });
     taskLosses.set(b.task, l);
     loss = loss ? op.add(loss, l) : l;
   }
   if (!loss) throw new Error('a training graph needs at least one task');
   return { graph, binder, loss, taskLosses, logits, inputNames };
+}
+
+/**
+ * What a task's `class_weights_<task>` input is fed: its class weights, or all ones (the plain
+ * mean) when it has none; undefined for a multi-label task, which has no such input.
+ */
+export function classWeightsFeed(model: STMedFM, b: TaskBatch): Float32Array | undefined {
+  const head = model.head(b.task);
+  if (head.multiLabel) return undefined;
+  if (!b.classWeights) return new Float32Array(head.numClasses).fill(1);
+  if (b.classWeights.length !== head.numClasses) throw new Error(`class weights of ${b.task}: ${b.classWeights.length} values for ${head.numClasses} classes`);
+  return Float32Array.from(b.classWeights);
 }
 
 /**

@@ -7,12 +7,13 @@
 import { type TaskSplit, TrainBatcher, classIds, multiLabelTargets, toInput } from '../data/index.js';
 import { buildTrainingGraph } from '../engine/optim/train_graph.js';
 import { warmupCosine } from '../engine/optim/schedule.js';
+import type { SessionOrigin } from '../engine/runtime/session.js';
 import { TrainingSession } from '../engine/runtime/training.js';
 import { floatTensor, int64Tensor } from '../engine/runtime/tensors.js';
 import type { ParamSpec, ParamStore } from '../model/params.js';
 import type { STMedFM } from '../model/stmedfm.js';
 import { UserError } from './errors.js';
-import { buildLossGraph, type TaskBatch } from './graphs.js';
+import { buildLossGraph, classWeightsFeed, type TaskBatch } from './graphs.js';
 
 export interface OptimOptions {
   lr: number;
@@ -66,8 +67,11 @@ export interface TrainResult {
   /** AdamW state for resuming. */
   optimizerState: Record<string, Float32Array>;
   warnings: string[];
-  /** Seconds spent building the training graph (forward, backward, AdamW) and creating its ONNX Runtime session. */
-  setupSeconds: { graph: number; session: number };
+  /**
+   * Seconds spent building the training graph (forward, backward, AdamW) and creating its ONNX
+   * Runtime session, and where the session's compiled graph came from.
+   */
+  setupSeconds: { graph: number; session: number; origin: SessionOrigin };
 }
 
 export async function train(model: STMedFM, store: ParamStore, trainable: readonly ParamSpec[], streams: readonly TaskStream[], opts: TrainOptions): Promise<TrainResult> {
@@ -121,13 +125,21 @@ export async function train(model: STMedFM, store: ParamStore, trainable: readon
     }
     Object.assign(init, opts.resume.state);
   }
-  const session = await TrainingSession.create(tg.graph, tg.spec, init, { threads: opts.threads ?? 1 });
-  const setupSeconds = { graph: graphSeconds, session: (performance.now() - tSetup) / 1000 - graphSeconds };
+  // Runs of the same graph shape (scratch, scratch-weighted, full of a task; every seed) share one compiled graph.
+  const session = await TrainingSession.create(tg.graph, tg.spec, init, { threads: opts.threads ?? 1, cache: true });
+  const setupSeconds = { graph: graphSeconds, session: (performance.now() - tSetup) / 1000 - graphSeconds, origin: session.origin };
   session.steps = start; // AdamW's bias correction continues from the resumed step count
 
   const losses: number[] = [];
   const t0 = performance.now();
   const fetch = streams.length > 1 ? streams.map((s) => `loss_${s.task}`) : [];
+  // Class weights are data fed with every batch (ones for an unweighted loss), not part of the graph.
+  const classWeights = new Map<string, Float32Array>();
+  for (const b of batches) {
+    const w = classWeightsFeed(model, b);
+    const name = lg.inputNames.get(b.task)!.w;
+    if (w && name) classWeights.set(name, w);
+  }
   let step = start;
   let interrupted = false;
   for (; step < opts.steps; step++) {
@@ -137,6 +149,8 @@ export async function train(model: STMedFM, store: ParamStore, trainable: readon
       break;
     }
     const feeds: Record<string, ReturnType<typeof floatTensor>> = {};
+    // A fresh tensor per step: onnxruntime-web's worker proxy (the browser app) transfers, and so detaches, every fed buffer.
+    for (const [name, w] of classWeights) feeds[name] = floatTensor(w.slice(), [w.length]);
     streams.forEach((s, k) => {
       const { indices } = batchers[k]!.batchAt(step);
       const x = toInput(s.split, indices);

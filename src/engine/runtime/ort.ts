@@ -17,10 +17,36 @@ export type OrtTensor = OrtCommon.Tensor;
 export type OrtSession = OrtCommon.InferenceSession;
 export type OrtSessionOptions = OrtCommon.InferenceSession.SessionOptions;
 
+/** One entry of a cache of ORT-optimised models (see graph_cache.ts, the Node implementation). */
+export interface GraphCacheEntry {
+  readonly key: string;
+  /** The cached optimised model, checked whole; undefined when absent or damaged (a damaged entry is removed). */
+  read(): Uint8Array | undefined;
+  /** A fresh file path for ORT's optimizedModelFilePath. */
+  stagingPath(): string;
+  /** Moves the optimised model ORT wrote to `staged` into the cache (atomically). */
+  commit(staged: string): void;
+  /** Removes a staged file that will not be committed. */
+  discard(staged: string): void;
+  /** Removes this entry (ORT could not load it). */
+  drop(): void;
+}
+
+export interface GraphCache {
+  /** Whether caching and in-process session reuse are on (read at every session creation). */
+  enabled(): boolean;
+  /** The name of a model's entry for these key parts (ORT version, optimisation level). */
+  key(model: Uint8Array, parts: Readonly<Record<string, string>>): string;
+  /** The entry, or undefined when the cache is off or unusable. */
+  entry(key: string): GraphCacheEntry | undefined;
+}
+
 /** Platform services the runtime needs only for optional output files (profiles, optimised models). */
 export interface OrtPlatform {
   /** Creates the folder a file will be written to (ORT does not). */
   prepareOutputFile?(path: string): void;
+  /** A cache of optimised graphs on disk (Node); without it every session is compiled. */
+  graphCache?: GraphCache;
 }
 
 let current: { ort: OrtModule; platform: OrtPlatform } | undefined;

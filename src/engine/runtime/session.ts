@@ -19,6 +19,30 @@ export interface RuntimeOptions {
   optimizedModelPath?: string;
   /** ORT log level: 0 verbose .. 4 fatal (default 3: errors only; ORT warns about harmless things such as unused initializers). */
   logLevel?: 0 | 1 | 2 | 3 | 4;
+  /**
+   * Compile once: load ORT's optimised model from the platform's graph cache (on disk, Node) and
+   * store it there on a miss; a TrainingSession also reuses an idle session of the same model in
+   * this process. Meant for graphs whose weights are inputs (training steps), which many runs
+   * share; a graph holding its weights as initializers is unique to one model and would only
+   * fill the cache. Ignored for model files and with `optimizedModelPath`.
+   */
+  cache?: boolean;
+}
+
+/** Where a session's compiled graph came from. */
+export type SessionOrigin = 'compiled' | 'compiled, cached' | 'disk cache' | 'reused';
+
+const counts = { compiled: 0, cached: 0, loaded: 0, reused: 0, damaged: 0 };
+
+/**
+ * Session creations since the process started (or the last reset): compiled (ORT optimised the
+ * graph), cached (of those, stored in the graph cache), loaded (from the graph cache), reused
+ * (an idle in-process session) and damaged (cache entries ORT could not load, recompiled).
+ */
+export function sessionCacheCounts(reset = false): Readonly<typeof counts> {
+  const c = { ...counts };
+  if (reset) for (const k of Object.keys(counts) as (keyof typeof counts)[]) counts[k] = 0;
+  return c;
 }
 
 export function sessionOptions(opts: RuntimeOptions = {}): OrtSessionOptions {
@@ -44,11 +68,104 @@ export function sessionOptions(opts: RuntimeOptions = {}): OrtSessionOptions {
 
 /** An ONNX Runtime session over model bytes or a model file. */
 export async function createSession(model: Uint8Array | string, opts: RuntimeOptions = {}): Promise<OrtSession> {
+  return (await openSession(model, opts)).session;
+}
+
+/** The graph-cache key of model bytes under these options, when caching applies. */
+export function sessionCacheKey(model: Uint8Array | string, opts: RuntimeOptions): string | undefined {
+  const cache = ortPlatform().graphCache;
+  const level = opts.graphOptimization ?? 'all';
+  if (!opts.cache || !cache?.enabled() || typeof model === 'string' || opts.optimizedModelPath || level === 'disabled') return undefined;
+  return cache.key(model, { ort: JSON.stringify(ortModule().env.versions), level });
+}
+
+/** Like `createSession`, also saying where the compiled graph came from. */
+export async function openSession(model: Uint8Array | string, opts: RuntimeOptions = {}): Promise<{ session: OrtSession; origin: SessionOrigin }> {
   const so = sessionOptions(opts);
   // ORT does not create the folders of its output files.
   for (const p of [opts.profilePrefix, opts.optimizedModelPath]) if (p) ortPlatform().prepareOutputFile?.(p);
   const { InferenceSession } = ortModule();
-  return typeof model === 'string' ? InferenceSession.create(model, so) : InferenceSession.create(model, so);
+  const key = sessionCacheKey(model, opts);
+  const entry = key ? ortPlatform().graphCache!.entry(key) : undefined;
+  if (typeof model === 'string' || !entry) {
+    counts.compiled++;
+    return { session: typeof model === 'string' ? await InferenceSession.create(model, so) : await InferenceSession.create(model, so), origin: 'compiled' };
+  }
+  const optimised = entry.read();
+  if (optimised) {
+    try {
+      // Already optimised for this ORT, level and CPU: optimising again would only cost time.
+      const session = await InferenceSession.create(optimised, { ...so, graphOptimizationLevel: 'disabled' });
+      counts.loaded++;
+      return { session, origin: 'disk cache' };
+    } catch {
+      counts.damaged++;
+      entry.drop(); // whole (checksum matched) but not loadable: compile and replace it
+    }
+  }
+  const staged = entry.stagingPath();
+  let session: OrtSession;
+  try {
+    session = await InferenceSession.create(model, { ...so, optimizedModelFilePath: staged });
+  } catch {
+    // Writing the optimised model may be what failed (a full disk): the cache must never fail a run.
+    entry.discard(staged);
+    counts.compiled++;
+    return { session: await InferenceSession.create(model, so), origin: 'compiled' };
+  }
+  counts.compiled++;
+  try {
+    entry.commit(staged);
+    counts.cached++;
+    return { session, origin: 'compiled, cached' };
+  } catch {
+    entry.discard(staged);
+    return { session, origin: 'compiled' };
+  }
+}
+
+// Idle sessions of cached graphs, for the next run of the same graph in this process. One is
+// enough for the runs that share a graph (scratch, scratch-weighted, full of a task run one
+// after another), and an idle session holds its memory arena, so no more are kept.
+const IDLE_SESSIONS = 1;
+const idle = new Map<string, OrtSession>();
+
+/** The in-process reuse key: the graph's cache key and the session options (threads...). */
+export function reuseKey(model: Uint8Array | string, opts: RuntimeOptions): string | undefined {
+  if (opts.profilePrefix) return undefined; // a profiled session writes its own trace
+  const key = sessionCacheKey(model, opts);
+  return key && `${key}:${JSON.stringify(sessionOptions(opts))}`;
+}
+
+/** Takes the idle session parked under `key`, if any. */
+export function takeIdleSession(key: string): OrtSession | undefined {
+  const s = idle.get(key);
+  if (s) {
+    idle.delete(key);
+    counts.reused++;
+  }
+  return s;
+}
+
+/** Keeps a session that is done for reuse (releasing the oldest idle one beyond the limit), or releases it when reuse is off. */
+export async function parkSession(key: string, session: OrtSession): Promise<void> {
+  if (!ortPlatform().graphCache?.enabled()) return session.release();
+  const old = idle.get(key);
+  idle.delete(key);
+  if (old) await old.release();
+  idle.set(key, session);
+  while (idle.size > IDLE_SESSIONS) {
+    const [k, s] = idle.entries().next().value!;
+    idle.delete(k);
+    await s.release();
+  }
+}
+
+/** Releases every idle session (tests, benchmarks, before exit to free memory early). */
+export async function releaseIdleSessions(): Promise<void> {
+  const all = [...idle.values()];
+  idle.clear();
+  for (const s of all) await s.release();
 }
 
 /** Model bytes from bytes, a file path, or a graph (serialised with `exportOpts`). */

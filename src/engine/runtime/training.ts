@@ -11,7 +11,7 @@ import type { Graph } from '../ir/graph.js';
 import { numel } from '../ir/shape.js';
 import type { HostTensor } from '../ir/tensor.js';
 import type { OrtSession, OrtTensor } from './ort.js';
-import { type RuntimeOptions, convertFeeds, createSession, inputTypes, modelSource } from './session.js';
+import { type RuntimeOptions, type SessionOrigin, convertFeeds, inputTypes, modelSource, openSession, parkSession, reuseKey, takeIdleSession } from './session.js';
 import { type Feed, type FloatArray, type OrtType, floatTensor, scalarOf, scalarTensor } from './tensors.js';
 
 /** One tensor carried from step to step: read from `input`, replaced by `output`. */
@@ -62,16 +62,22 @@ export class TrainingSession {
   private readonly byName = new Map<string, CarriedSpec>();
   private floatType: 'float32' | 'float64' = 'float32';
   private done = 0;
+  private released = false;
 
   private constructor(
     readonly session: OrtSession,
     readonly spec: TrainingSpec,
     private readonly types: Map<string, OrtType>,
+    /** Where the compiled graph came from (compiled, the disk cache, an idle session of this process). */
+    readonly origin: SessionOrigin,
+    private readonly reuse: string | undefined,
   ) {}
 
   /**
    * Opens a session over the step graph. `init` gives every parameter's initial value and may
-   * give optimizer state (e.g. when resuming); state not given starts at zero.
+   * give optimizer state (e.g. when resuming); state not given starts at zero. With
+   * `opts.cache` the graph comes from the graph cache or an idle session of the same graph
+   * (everything a run carries is fed at each step, so a reused session starts clean).
    */
   static async create(
     model: Uint8Array | string | Graph,
@@ -79,9 +85,12 @@ export class TrainingSession {
     init: Readonly<Record<string, InitValue>>,
     opts: TrainingSessionOptions = {},
   ): Promise<TrainingSession> {
+    // The lowering depends on the thread count (sums as MatMul only with more than one thread).
     const src = modelSource(model, { precision: opts.precision ?? 'float32', metadata: opts.metadata, intraOpThreads: opts.threads ?? 1 });
-    const session = await createSession(src, opts);
-    const ts = new TrainingSession(session, spec, inputTypes(session));
+    const reuse = reuseKey(src, opts);
+    const parked = reuse ? takeIdleSession(reuse) : undefined;
+    const { session, origin } = parked ? { session: parked, origin: 'reused' as const } : await openSession(src, opts);
+    const ts = new TrainingSession(session, spec, inputTypes(session), origin, reuse);
     ts.validate();
     for (const c of spec.carried) {
       const v = init[c.input];
@@ -195,7 +204,11 @@ export class TrainingSession {
     this.session.endProfiling();
   }
 
+  /** Ends the session; one of a cached graph stays idle for the next run of the same graph in this process. */
   async release(): Promise<void> {
-    await this.session.release();
+    if (this.released) return;
+    this.released = true;
+    if (this.reuse) await parkSession(this.reuse, this.session);
+    else await this.session.release();
   }
 }
