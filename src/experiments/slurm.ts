@@ -1,8 +1,9 @@
 /**
  * `reproduce --executor slurm`: the folder's unfinished runs as SLURM jobs on the shared --out:
- * a job array of the pretraining runs, a job array of the fine-tuning runs that starts after it
- * succeeded (afterok), and a final job that writes results and report and names any run that did
- * not finish. Each array task is `stmedfm reproduce --out DIR --run-index $SLURM_ARRAY_TASK_ID`,
+ * a job array of the pretraining runs, a job array of the fine-tuning runs that start from it
+ * (after it succeeded: afterok), a job array of the runs that do not (scratch; no dependency, so
+ * they run beside the pretraining), and a final job that writes results and report and names any
+ * run that did not finish. Each array task is `stmedfm reproduce --out DIR --run-index $SLURM_ARRAY_TASK_ID`,
  * the same single-run command the local workers use, so records are the same and resubmitting
  * submits only what is not done.
  */
@@ -18,7 +19,10 @@ import { thisCli } from './reproduce.js';
 
 export interface SlurmSubmission {
   pretrain: { job: string; runs: number[] } | null;
+  /** Fine-tuning runs that start from a pretraining (full, LoRA, adapter). */
   finetune: { job: string; runs: number[] } | null;
+  /** Fine-tuning runs that do not (scratch, scratch-weighted): submitted without a dependency. */
+  independent: { job: string; runs: number[] } | null;
   report: string;
   message: string;
 }
@@ -53,7 +57,8 @@ export function submitSlurm(o: { out: string; threads: number; pretrainThreads: 
   const plan = planRuns(config.protocol);
   const todo = plan.filter((r) => !isDone(out, config, r));
   const pre = todo.filter((r) => r.kind === 'pretrain').map((r) => r.index);
-  const fin = todo.filter((r) => r.kind === 'finetune').map((r) => r.index);
+  const fin = todo.filter((r) => r.kind === 'finetune' && r.pretrainId !== null).map((r) => r.index);
+  const indep = todo.filter((r) => r.kind === 'finetune' && r.pretrainId === null).map((r) => r.index);
   const logs = join(out, 'slurm');
   mkdirSync(logs, { recursive: true });
   const cli = (o.cli ?? thisCli()).map(q).join(' ');
@@ -72,7 +77,11 @@ export function submitSlurm(o: { out: string; threads: number; pretrainThreads: 
       '--wrap', task(o.threads),
     ]);
   }
-  const after = [preJob, finJob].filter((j): j is string => j !== null);
+  let indepJob: string | null = null;
+  if (indep.length) {
+    indepJob = sbatch([...common, '--job-name', 'stmedfm-scratch', '--array', arraySpec(indep), '--cpus-per-task', String(o.threads), '--output', join(logs, 'scratch-%A_%a.log'), '--wrap', task(o.threads)]);
+  }
+  const after = [preJob, finJob, indepJob].filter((j): j is string => j !== null);
   const report = sbatch([
     ...common, '--job-name', 'stmedfm-report', '--cpus-per-task', '1', '--output', join(logs, 'report-%j.log'),
     ...(after.length ? ['--dependency', `afterany:${after.join(':')}`] : []),
@@ -81,6 +90,7 @@ export function submitSlurm(o: { out: string; threads: number; pretrainThreads: 
   const sub: Omit<SlurmSubmission, 'message'> = {
     pretrain: preJob ? { job: preJob, runs: pre } : null,
     finetune: finJob ? { job: finJob, runs: fin } : null,
+    independent: indepJob ? { job: indepJob, runs: indep } : null,
     report,
   };
   writeFileAtomicSync(join(out, 'slurm', 'jobs.json'), `${JSON.stringify({ ...sub, submitted: new Date().toISOString() }, null, 2)}\n`);
@@ -88,6 +98,7 @@ export function submitSlurm(o: { out: string; threads: number; pretrainThreads: 
   const message =
     `reproduce: submitted to SLURM: ${pre.length} pretraining run(s)${preJob ? ` (array job ${preJob})` : ''}, ` +
     `${fin.length} fine-tuning run(s)${finJob ? ` (array job ${finJob}${preJob ? `, after ${preJob} succeeds` : ''})` : ''}, ` +
+    `${indep.length} scratch run(s)${indepJob ? ` (array job ${indepJob}, beside the pretraining)` : ''}, ` +
     `report job ${report}; ${done} of ${plan.length} runs were done earlier and are skipped. Logs in ${logs}; ` +
     `the report job names any run that did not finish (resubmit the same command to redo only those)`;
   return { ...sub, message };
@@ -96,7 +107,7 @@ export function submitSlurm(o: { out: string; threads: number; pretrainThreads: 
 /** Polls squeue until the folder's last submitted jobs have left the queue. */
 export async function waitForSlurm(out: string, pollMs = 2000): Promise<void> {
   const jobs = JSON.parse(readFileSync(join(out, 'slurm', 'jobs.json'), 'utf8')) as Omit<SlurmSubmission, 'message'>;
-  const ids = [jobs.pretrain?.job, jobs.finetune?.job, jobs.report].filter((j): j is string => !!j);
+  const ids = [jobs.pretrain?.job, jobs.finetune?.job, jobs.independent?.job, jobs.report].filter((j): j is string => !!j);
   for (;;) {
     let left: string;
     try {

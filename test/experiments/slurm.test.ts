@@ -128,9 +128,13 @@ describe.runIf(installed || mustRun)('reproduce --executor slurm (real SLURM)', 
     const out = mkdtempSync(join(tmpdir(), 'slurm-out-'));
     const sub = runCli([...grid(out, data), '--executor', 'slurm', '--json'], { env });
     expect(sub.code, sub.stderr).toBe(0);
-    const jobs = JSON.parse(sub.stdout) as { pretrain: { job: string; runs: number[] }; finetune: { job: string; runs: number[] }; report: string };
+    const jobs = JSON.parse(sub.stdout) as { pretrain: { job: string; runs: number[] }; finetune: { job: string; runs: number[] }; independent: { job: string; runs: number[] }; report: string };
     expect(jobs.pretrain.runs).toEqual([0]);
-    expect(jobs.finetune.runs).toEqual([1, 2, 3]);
+    // the LoRA runs start from the pretraining; the scratch run does not, and runs beside it
+    expect(jobs.finetune.runs).toEqual([2, 3]);
+    expect(jobs.independent.runs).toEqual([1]);
+    expect(slurm('scontrol', ['show', 'job', jobs.finetune.job])).toMatch(/Dependency=afterok:/);
+    expect(slurm('scontrol', ['show', 'job', jobs.independent.job])).toMatch(/Dependency=\(null\)/);
     // The fine-tuning array waits for pretraining (afterok), so task 2 (pathmnist-lora-r2a8-s0) is still pending.
     slurm('scancel', [`${jobs.finetune.job}_2`]);
     await until('the jobs to finish', () => slurm('squeue', ['-h', '-o', '%i']).trim() === '', 100_000);
@@ -142,7 +146,7 @@ describe.runIf(installed || mustRun)('reproduce --executor slurm (real SLURM)', 
 
     const again = runCli([...grid(out, data), '--executor', 'slurm', '--wait'], { env });
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stderr).toMatch(/0 pretraining run\(s\), 1 fine-tuning run\(s\) .* 3 of 4 runs were done earlier/);
+    expect(again.stderr).toMatch(/0 pretraining run\(s\), 1 fine-tuning run\(s\) .*, 0 scratch run\(s\), .* 3 of 4 runs were done earlier/);
     expect(['pathmnist-scratch-s0', 'pathmnist-lora-r4a8-s0'].map((id) => readFileSync(join(out, 'rows', `${id}.json`), 'utf8'))).toEqual(kept);
     expect(existsSync(join(out, 'failed', 'pathmnist-lora-r2a8-s0.txt'))).toBe(false);
     expect(metrics(out)).toEqual(metrics(local));
