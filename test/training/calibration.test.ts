@@ -16,25 +16,14 @@ import { fitTemperature } from '../../src/evaluation/index.js';
 import { applyAdapter } from '../../src/inference/adapter.js';
 import { Predictor } from '../../src/inference/predictor.js';
 import { ADAPTER_CONFIG_NAME, readPeftAdapter } from '../../src/io/peft_files.js';
-import type { ModelConfig } from '../../src/model/config.js';
 import { ParamStore } from '../../src/model/params.js';
 import { STMedFM } from '../../src/model/stmedfm.js';
 import { type LoadedModel, loadModel, saveModel } from '../../src/training/checkpoint.js';
 import { taskHead } from '../../src/training/tasks.js';
 import { evaluate, finetune } from '../../src/training/workflows.js';
 import { runCli } from '../helpers/cli.js';
+import { SMALL_28_WIDE as SMALL } from '../helpers/models.js';
 import { makeTmpDir, synthDataFile } from '../helpers/synth.js';
-
-const SMALL: ModelConfig = {
-  name: 'small-test',
-  dim: 16,
-  heads: 2,
-  depth: 1,
-  mlpHidden: 32,
-  lnEps: 1e-5,
-  stem2d: { inChannels: 3, hidden: 8, imageSize: 28, patch: 7 },
-  stem3d: { inChannels: 1, hidden: 2, volumeSize: 28, patch: 7 },
-};
 
 let dir: string;
 let dataFile: string;

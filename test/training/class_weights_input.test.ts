@@ -9,24 +9,13 @@ import { interpret } from '../../src/engine/interp.js';
 import { toOnnxModel } from '../../src/engine/onnx/serialize.js';
 import { buildTrainingGraph } from '../../src/engine/optim/train_graph.js';
 import { releaseIdleSessions } from '../../src/engine/runtime/session.js';
-import type { ModelConfig } from '../../src/model/config.js';
 import { ParamStore } from '../../src/model/params.js';
 import { STMedFM } from '../../src/model/stmedfm.js';
 import { buildLossGraph, classWeightsFeed } from '../../src/training/graphs.js';
 import { taskHead } from '../../src/training/tasks.js';
 import { finetune, pretrain } from '../../src/training/workflows.js';
+import { SMALL_28 as SMALL } from '../helpers/models.js';
 import { makeTmpDir, synthDataFile } from '../helpers/synth.js';
-
-const SMALL: ModelConfig = {
-  name: 'small-test',
-  dim: 8,
-  heads: 2,
-  depth: 1,
-  mlpHidden: 16,
-  lnEps: 1e-5,
-  stem2d: { inChannels: 3, hidden: 4, imageSize: 28, patch: 7 },
-  stem3d: { inChannels: 1, hidden: 2, volumeSize: 28, patch: 7 },
-};
 
 let loaded: Map<string, TaskData>;
 beforeAll(() => {

@@ -8,7 +8,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadTask, multiLabelTargets, npyArray, toInput, writeNpz, type NpyArray, type TaskData } from '../../src/data/index.js';
 import { interpret } from '../../src/engine/interp.js';
 import { evaluateMultilabel } from '../../src/evaluation/index.js';
-import type { ModelConfig } from '../../src/model/config.js';
 import { ParamStore } from '../../src/model/params.js';
 import { STMedFM } from '../../src/model/stmedfm.js';
 import { loadModel, saveModel } from '../../src/training/checkpoint.js';
@@ -17,18 +16,8 @@ import { buildForwardGraph, buildLossGraph } from '../../src/training/graphs.js'
 import { taskHead } from '../../src/training/tasks.js';
 import { evaluate, finetune, pretrain } from '../../src/training/workflows.js';
 import { Rng } from '../../src/util/rng.js';
+import { SMALL_28_WIDE as SMALL } from '../helpers/models.js';
 import { makeTmpDir, synthDataFile } from '../helpers/synth.js';
-
-const SMALL: ModelConfig = {
-  name: 'small-test',
-  dim: 16,
-  heads: 2,
-  depth: 1,
-  mlpHidden: 32,
-  lnEps: 1e-5,
-  stem2d: { inChannels: 3, hidden: 8, imageSize: 28, patch: 7 },
-  stem3d: { inChannels: 1, hidden: 2, volumeSize: 28, patch: 7 },
-};
 
 let dataDir: string;
 let chest: TaskData;

@@ -7,25 +7,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadTask, type TaskData } from '../../src/data/index.js';
 import { fitTemperature } from '../../src/evaluation/index.js';
-import type { ModelConfig } from '../../src/model/config.js';
 import { ParamStore } from '../../src/model/params.js';
 import { STMedFM } from '../../src/model/stmedfm.js';
 import { taskHead } from '../../src/training/tasks.js';
 import { train, type TaskStream } from '../../src/training/trainer.js';
 import { evaluate, finetune, pretrain } from '../../src/training/workflows.js';
+import { SMALL_28 as SMALL } from '../helpers/models.js';
 import { makeTmpDir, synthDataFile } from '../helpers/synth.js';
-
-/** STMedFM's layout at a size that trains in milliseconds on 28-px data. */
-const SMALL: ModelConfig = {
-  name: 'small-test',
-  dim: 8,
-  heads: 2,
-  depth: 1,
-  mlpHidden: 16,
-  lnEps: 1e-5,
-  stem2d: { inChannels: 3, hidden: 4, imageSize: 28, patch: 7 },
-  stem3d: { inChannels: 1, hidden: 2, volumeSize: 28, patch: 7 },
-};
 
 let dataDir: string;
 let path: TaskData;

@@ -122,6 +122,23 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
     await page().dispatchEvent(`#${zone}`, 'drop', { dataTransfer: dt });
   };
   const selectTask = (task: string) => page().selectOption('#task', task);
+  /** The fixture checkpoint as the base, and the in-tab training settings both fine-tuning tests use (24 steps). */
+  const prepareTabTraining = async () => {
+    await pick('model-input', [fx.checkpoint]);
+    expect((await settled('model-status')).state).toBe('ok');
+    await page().fill('#steps', '24');
+    await page().fill('#batch', '32');
+    await page().fill('#lr', '0.01');
+  };
+  /** In-tab training finished, ran its 24 steps, and the mean loss of the last 4 fell by more than 0.1 from the first 4. */
+  const expectTabTrainingLearned = async () => {
+    const t = await settled('train-status');
+    expect(t.state, t.text).toBe('ok');
+    const losses: number[] = JSON.parse((await page().getAttribute('#train-status', 'data-losses'))!);
+    expect(losses).toHaveLength(24);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(losses.slice(-4))).toBeLessThan(mean(losses.slice(0, 4)) - 0.1);
+  };
 
   beforeAll(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'stmedfm-web-'));
@@ -414,18 +431,9 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
 
   // (generous timeouts: the machine may be shared; no test asserts a duration)
   it('fine-tunes LoRA in the tab: the loss falls, held-out metrics show, and the downloaded adapter predicts the same in Node', { timeout: 600_000 }, async () => {
-    await pick('model-input', [fx.checkpoint]);
-    expect((await settled('model-status')).state).toBe('ok');
-    await page().fill('#steps', '24');
-    await page().fill('#batch', '32');
-    await page().fill('#lr', '0.01');
+    await prepareTabTraining();
     await pick('train-input', [fx.trainNpz]);
-    const t = await settled('train-status');
-    expect(t.state, t.text).toBe('ok');
-    const losses: number[] = JSON.parse((await page().getAttribute('#train-status', 'data-losses'))!);
-    expect(losses).toHaveLength(24);
-    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    expect(mean(losses.slice(-4))).toBeLessThan(mean(losses.slice(0, 4)) - 0.1);
+    await expectTabTrainingLearned();
     // The loss curve is live: the page painted frames between the first and the last step.
     const frames: number[] = JSON.parse((await page().getAttribute('#train-status', 'data-frames-at-step'))!);
     expect(frames[frames.length - 1]!).toBeGreaterThan(frames[0]!);
@@ -462,19 +470,10 @@ describe.skipIf(missing !== undefined)(`browser app (headless Chromium)${missing
   });
 
   it('fine-tunes on a dropped class folder, imported as `stmedfm data import` does: loss falls, held-out metrics, adapter loads in the CLI', { timeout: 600_000 }, async () => {
-    await pick('model-input', [fx.checkpoint]);
-    expect((await settled('model-status')).state).toBe('ok');
-    await page().fill('#steps', '24');
-    await page().fill('#batch', '32');
-    await page().fill('#lr', '0.01');
+    await prepareTabTraining();
     // The folder picker (<input webkitdirectory>): every file arrives with its path under the folder.
     await page().setInputFiles('#train-folder-input', fx.classFolders);
-    const t = await settled('train-status');
-    expect(t.state, t.text).toBe('ok');
-    const losses: number[] = JSON.parse((await page().getAttribute('#train-status', 'data-losses'))!);
-    expect(losses).toHaveLength(24);
-    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    expect(mean(losses.slice(-4))).toBeLessThan(mean(losses.slice(0, 4)) - 0.1);
+    await expectTabTrainingLearned();
     expect(await page().textContent('#train-notes')).toMatch(/train\/val\/test 72\/8\/16 images/);
     expect(Number(await page().getAttribute('#eval-table', 'data-auroc'))).toBeGreaterThan(0.5);
     expect(await page().textContent('#eval-table')).toMatch(/held-out \(16 test samples\)/);
