@@ -9,25 +9,14 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BENCH_HEADS, median } from '../src/bench/bench.js';
-import { buildTrainingGraph } from '../src/engine/optim/train_graph.js';
+import { benchTrainingStep, median } from '../src/bench/bench.js';
 import '../src/engine/runtime/node.js';
 import { createSession } from '../src/engine/runtime/session.js';
 import { toOnnxModel } from '../src/engine/onnx/serialize.js';
-import { STMEDFM_TINY } from '../src/model/config.js';
-import { ParamStore } from '../src/model/params.js';
-import { STMedFM } from '../src/model/stmedfm.js';
-import { buildLossGraph } from '../src/training/graphs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ort-cache-'));
 for (const [task, batch] of [['organmnist3d', 16], ['pathmnist', 64]] as const) {
-  const model = new STMedFM(STMEDFM_TINY, BENCH_HEADS);
-  const store = ParamStore.init(model.specs(), 0);
-  const trainable = model.trainableSpecs(task, 'full');
-  const lg = buildLossGraph(model, store, new Set(trainable.map((s) => s.name)), [{ task, batchSize: batch }]);
-  const params = [...lg.binder.trainableInputs.values()];
-  const tg = buildTrainingGraph(lg.graph, { loss: lg.loss, params, decay: () => false });
-  const bytes = toOnnxModel(tg.graph);
+  const bytes = toOnnxModel(benchTrainingStep(task, batch).graph);
   const optimized = join(dir, `${task}.onnx`);
   const time = async (f: () => Promise<{ release: () => Promise<void> }>) => {
     const ts: number[] = [];

@@ -60,8 +60,11 @@ async function timeIt(fn: () => Promise<unknown>, warmup: number, repeats: numbe
   return median(ts);
 }
 
-/** A training step of full fine-tuning on random data, ready to run repeatedly (benchmarks and A/B runs). */
-export async function trainStepRunner(task: string, batch: number, opts: { threads: number; profilePrefix?: string }) {
+/**
+ * The training step of full fine-tuning of `task` on STMedFM-Tiny (the graph, its carried tensors'
+ * initial values, and feeds of random data): what the benchmarks and the setup probes time.
+ */
+export function benchTrainingStep(task: string, batch: number) {
   const model = new STMedFM(STMEDFM_TINY, BENCH_HEADS);
   const store = ParamStore.init(model.specs(), 0);
   const trainable = model.trainableSpecs(task, 'full');
@@ -70,7 +73,6 @@ export async function trainStepRunner(task: string, batch: number, opts: { threa
   const decay = new Map(trainable.map((s) => [s.name, s.decay]));
   const tg = buildTrainingGraph(lg.graph, { loss: lg.loss, params, decay: (p) => decay.get(p.name) ?? false });
   const init = Object.fromEntries(params.map((p) => [p.name, Float32Array.from(store.get(p.name).data)]));
-  const session = await TrainingSession.create(tg.graph, tg.spec, init, { threads: opts.threads, ...(opts.profilePrefix ? { profilePrefix: opts.profilePrefix } : {}) });
   const names = lg.inputNames.get(task)!;
   const shape = [batch, ...lg.graph.findInput(names.x)!.shape.slice(1)] as number[];
   const x = floatTensor(randomData(shape.reduce((a, b) => a * b, 1), 1), shape);
@@ -78,8 +80,15 @@ export async function trainStepRunner(task: string, batch: number, opts: { threa
   const y = int64Tensor(Array.from({ length: batch }, (_, i) => i % classes), [batch]);
   const w = classWeightsFeed(model, { task, batchSize: batch });
   const feeds = { [names.x]: x, [names.y]: y, ...(names.w && w ? { [names.w]: floatTensor(w, [w.length]) } : {}) };
+  return { graph: tg.graph, spec: tg.spec, init, feeds };
+}
+
+/** A training step of full fine-tuning on random data, ready to run repeatedly (benchmarks and A/B runs). */
+export async function trainStepRunner(task: string, batch: number, opts: { threads: number; profilePrefix?: string }) {
+  const step = benchTrainingStep(task, batch);
+  const session = await TrainingSession.create(step.graph, step.spec, step.init, { threads: opts.threads, ...(opts.profilePrefix ? { profilePrefix: opts.profilePrefix } : {}) });
   return {
-    run: () => session.step(feeds, { lr: 1e-3 }),
+    run: () => session.step(step.feeds, { lr: 1e-3 }),
     release: async () => {
       if (opts.profilePrefix) session.endProfiling();
       await session.release();
