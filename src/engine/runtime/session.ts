@@ -79,13 +79,19 @@ export function sessionCacheKey(model: Uint8Array | string, opts: RuntimeOptions
   return cache.key(model, { ort: JSON.stringify(ortModule().env.versions), level });
 }
 
-/** Like `createSession`, also saying where the compiled graph came from. */
-export async function openSession(model: Uint8Array | string, opts: RuntimeOptions = {}): Promise<{ session: OrtSession; origin: SessionOrigin }> {
+/**
+ * Like `createSession`, also saying where the compiled graph came from. `key` is the model's
+ * `sessionCacheKey` when the caller has it already (hashing the model bytes again is wasted work).
+ */
+export async function openSession(
+  model: Uint8Array | string,
+  opts: RuntimeOptions = {},
+  key: string | undefined = sessionCacheKey(model, opts),
+): Promise<{ session: OrtSession; origin: SessionOrigin }> {
   const so = sessionOptions(opts);
   // ORT does not create the folders of its output files.
   for (const p of [opts.profilePrefix, opts.optimizedModelPath]) if (p) ortPlatform().prepareOutputFile?.(p);
   const { InferenceSession } = ortModule();
-  const key = sessionCacheKey(model, opts);
   const entry = key ? ortPlatform().graphCache!.entry(key) : undefined;
   if (typeof model === 'string' || !entry) {
     counts.compiled++;
@@ -130,11 +136,10 @@ export async function openSession(model: Uint8Array | string, opts: RuntimeOptio
 const IDLE_SESSIONS = 1;
 const idle = new Map<string, OrtSession>();
 
-/** The in-process reuse key: the graph's cache key and the session options (threads...). */
-export function reuseKey(model: Uint8Array | string, opts: RuntimeOptions): string | undefined {
+/** The in-process reuse key: the graph's cache key (`sessionCacheKey`) and the session options (threads...). */
+export function reuseKey(cacheKey: string | undefined, opts: RuntimeOptions): string | undefined {
   if (opts.profilePrefix) return undefined; // a profiled session writes its own trace
-  const key = sessionCacheKey(model, opts);
-  return key && `${key}:${JSON.stringify(sessionOptions(opts))}`;
+  return cacheKey && `${cacheKey}:${JSON.stringify(sessionOptions(opts))}`;
 }
 
 /** Takes the idle session parked under `key`, if any. */

@@ -11,7 +11,7 @@ import type { Graph } from '../ir/graph.js';
 import { numel } from '../ir/shape.js';
 import type { HostTensor } from '../ir/tensor.js';
 import type { OrtSession, OrtTensor } from './ort.js';
-import { type RuntimeOptions, type SessionOrigin, convertFeeds, inputTypes, modelSource, openSession, parkSession, reuseKey, takeIdleSession } from './session.js';
+import { type RuntimeOptions, type SessionOrigin, convertFeeds, inputTypes, modelSource, openSession, parkSession, reuseKey, sessionCacheKey, takeIdleSession } from './session.js';
 import { type Feed, type FloatArray, type OrtType, floatTensor, scalarOf, scalarTensor } from './tensors.js';
 
 /** One tensor carried from step to step: read from `input`, replaced by `output`. */
@@ -87,9 +87,10 @@ export class TrainingSession {
   ): Promise<TrainingSession> {
     // The lowering depends on the thread count (sums as MatMul only with more than one thread).
     const src = modelSource(model, { precision: opts.precision ?? 'float32', metadata: opts.metadata, intraOpThreads: opts.threads ?? 1 });
-    const reuse = reuseKey(src, opts);
+    const cacheKey = sessionCacheKey(src, opts);
+    const reuse = reuseKey(cacheKey, opts);
     const parked = reuse ? takeIdleSession(reuse) : undefined;
-    const { session, origin } = parked ? { session: parked, origin: 'reused' as const } : await openSession(src, opts);
+    const { session, origin } = parked ? { session: parked, origin: 'reused' as const } : await openSession(src, opts, cacheKey);
     const ts = new TrainingSession(session, spec, inputTypes(session), origin, reuse);
     ts.validate();
     for (const c of spec.carried) {
