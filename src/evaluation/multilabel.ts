@@ -47,10 +47,17 @@ export function multilabelAuroc(scores: Scores, targets: ArrayLike<number>, numL
   };
 }
 
-/** Mean over labels of the per-label accuracy of (p > threshold) against the 0/1 targets. */
 /** A label counts as predicted present when its probability is above this (MedMNIST's evaluator's). */
 export const MULTI_LABEL_THRESHOLD = 0.5;
 
+/** The labels of one sample's probabilities predicted present (above `threshold`), as `predict` names them. */
+export function labelsAbove(probs: ArrayLike<number>, threshold = MULTI_LABEL_THRESHOLD): number[] {
+  const out: number[] = [];
+  for (let c = 0; c < probs.length; c++) if (probs[c]! > threshold) out.push(c);
+  return out;
+}
+
+/** Mean over labels of the per-label accuracy of (p > threshold) against the 0/1 targets. */
 export function multilabelAccuracy(probs: Scores, targets: ArrayLike<number>, numLabels: number, threshold = MULTI_LABEL_THRESHOLD): number {
   const m = labelMatrices('multilabelAccuracy', probs, targets, numLabels);
   let hits = 0;

@@ -5,7 +5,7 @@
  */
 import { type DatasetInfo, getDataset, isDatasetName, isMultiLabel } from '../../src/data/index.js';
 import { readOnnxMetadata } from '../../src/engine/onnx/inspect.js';
-import { MULTI_LABEL_THRESHOLD } from '../../src/evaluation/multilabel.js';
+import { labelsAbove } from '../../src/evaluation/multilabel.js';
 import { ForwardSession } from '../../src/engine/runtime/session.js';
 import { floatTensor } from '../../src/engine/runtime/tensors.js';
 import { GradCamExplainer } from '../../src/explain/saliency.js';
@@ -37,7 +37,7 @@ export interface Classification {
 
 /** For a multi-label task, the labels predicted present (as `stmedfm predict` names them). */
 function presentLabels(info: DatasetInfo, probs: Float32Array): { present?: number[] } {
-  return isMultiLabel(info) ? { present: [...probs].flatMap((p, c) => (p > MULTI_LABEL_THRESHOLD ? [c] : [])) } : {};
+  return isMultiLabel(info) ? { present: labelsAbove(probs) } : {};
 }
 
 /** Grad-CAM of the predicted class (src/explain, as `stmedfm explain`), drawn over the input. */

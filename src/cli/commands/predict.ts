@@ -1,7 +1,7 @@
 /** `stmedfm predict`: class probabilities for images, volumes, folders, manifests and array files. */
 import type { Command } from 'commander';
 import { type Split, isMultiLabel } from '../../data/index.js';
-import { MULTI_LABEL_THRESHOLD } from '../../evaluation/multilabel.js';
+import { MULTI_LABEL_THRESHOLD, labelsAbove } from '../../evaluation/multilabel.js';
 import { readPredictInputs } from '../../inference/input.js';
 import { Predictor } from '../../inference/predictor.js';
 import { storedTemperature } from '../../training/calibration.js';
@@ -54,7 +54,7 @@ export function registerPredict(program: Command): void {
         const rows = Array.from({ length: r.n }, (_, i) => Array.from(r.probs.subarray(i * r.classes, (i + 1) * r.classes)));
         // Multi-label: every label whose sigmoid probability is above 0.5 (evaluate's threshold), not an argmax.
         const multi = isMultiLabel(info);
-        const labels = rows.map((row) => (multi ? positiveLabels(row) : row.reduce((best, v, c) => (v > row[best]! ? c : best), 0)));
+        const labels = rows.map((row) => (multi ? labelsAbove(row) : row.reduce((best, v, c) => (v > row[best]! ? c : best), 0)));
         const shown = (l: number | number[]) => (typeof l === 'number' ? classNames[l]! : l.length ? l.map((c) => classNames[c]!).join('; ') : '(none)');
         if (o.json) {
           printJson({
@@ -73,8 +73,4 @@ export function registerPredict(program: Command): void {
         }
       }),
     );
-}
-
-function positiveLabels(row: readonly number[]): number[] {
-  return row.flatMap((p, c) => (p > MULTI_LABEL_THRESHOLD ? [c] : []));
 }

@@ -36,6 +36,9 @@ export interface LowerContext {
   readonly intraOpThreads?: number;
 }
 
+/** Whether the model runs on more than one intra-op thread (lowerings that pay off only on ORT's thread pool pick by it). */
+export const onThreadPool = (ctx: LowerContext): boolean => (ctx.intraOpThreads ?? 1) > 1;
+
 /** Everything a vector-Jacobian rule sees of the forward node. */
 export interface VjpContext<A extends object> {
   readonly graph: Graph;

@@ -4,7 +4,7 @@ import { GraphBuildError } from '../ir/errors.js';
 import { normAxis, staticShape } from '../ir/shape.js';
 import { cast, div, equal, mul } from './binary.js';
 import { reduce } from './kernels.js';
-import { defineOp, type LowerContext, type OpDef } from './op.js';
+import { defineOp, type LowerContext, onThreadPool, type OpDef } from './op.js';
 import { expand, reshape } from './shape_ops.js';
 
 export interface ReduceAttrs {
@@ -44,7 +44,7 @@ function lowerLeadingSum(node: Node<ReduceAttrs>, ctx: LowerContext): boolean {
   const x = node.inputs[0]!;
   const { axes, keepdims } = node.attrs;
   const on = reduceLowering.leadingSumAsMatMul;
-  if (!(on === true || (on === 'auto' && (ctx.intraOpThreads ?? 1) > 1)) || x.dtype !== 'float' || axes.length >= x.rank || axes.some((a, i) => a !== i)) return false;
+  if (!(on === true || (on === 'auto' && onThreadPool(ctx))) || x.dtype !== 'float' || axes.length >= x.rank || axes.some((a, i) => a !== i)) return false;
   const shape = x.shape;
   if (!shape.every((d): d is number => typeof d === 'number')) return false;
   const lead = shape.slice(0, axes.length).reduce((a, b) => a * b, 1);

@@ -17,7 +17,7 @@
  */
 import type { Node, Value } from '../../ir/graph.js';
 import { numel } from '../../ir/shape.js';
-import type { LowerContext } from '../op.js';
+import { type LowerContext, onThreadPool } from '../op.js';
 import { Emitter, convAttrs, int, ints } from './emit.js';
 import { type ConvGeometry, isPatchify } from './geometry.js';
 import { convKernelWeightGrad, im2colConv, im2colWeightGrad } from './im2col.js';
@@ -122,7 +122,7 @@ export function lowerConvWeightGrad(node: Node<ConvGeometry & { kernel: readonly
     const dyT = patchWeightGrad(e, x, dy, kernel);
     const np = dy.shape.filter((_, i) => i !== 1);
     const pick = convLowering.patchBiasGrad;
-    const matmul = pick === 'matmul' || (pick === 'auto' && (ctx.intraOpThreads ?? 1) > 1);
+    const matmul = pick === 'matmul' || (pick === 'auto' && onThreadPool(ctx));
     if (withBias && matmul && np.every((d): d is number => typeof d === 'number')) {
       // db = dy^T . ones: MLAS runs this small product on the calling thread, whereas ONNX
       // Runtime's ReduceSum over axes (0, 2, ..) hands it to the pool (0.015 -> 0.07 ms at 2
