@@ -80,6 +80,40 @@ export function tokensPerSample(cfg: ModelConfig, modality: Modality): number {
   return (cfg.stem3d.volumeSize / cfg.stem3d.patch) ** 3;
 }
 
+/** The 2D image sizes STMedFM takes: MedMNIST (28 px) and the MedMNIST+ sizes. */
+export const IMAGE_SIZES: readonly number[] = [28, 64, 128, 224];
+
+/**
+ * 3D data is 28^3 only: MedMNIST+'s 64^3 volumes would need patch 8 (512 tokens, 10x the 343 of
+ * 28^3 in attention) and a first conv over 8x the voxels; the data layer refuses them.
+ */
+export const VOLUME_SIZES: readonly number[] = [28];
+
+/**
+ * Kernel = stride of the 2D patchify conv for images of side `size`: the token grid stays 7 a side
+ * (or 8, for a side that is not a multiple of 7), i.e. 28 -> 4 (7x7 tokens, the SPEC default),
+ * 64 -> 8, 128 -> 16, 224 -> 32.
+ *
+ * Why fixed tokens rather than a fixed patch: attention cost grows with the square of the token
+ * count, and at the SPEC's width every other part of a block is per token. 64 px with patch 4
+ * would be 256 tokens (5.2x the 49 of 28 px), so each training step would cost about 5x more and
+ * the attention weights alone 27x; keeping the grid at 7-8 a side keeps the encoder's cost that
+ * of 28 px, and a larger image costs only in the stem (its convs and a larger `c2` kernel).
+ */
+export function patchForImageSize(size: number): number {
+  if (!IMAGE_SIZES.includes(size)) {
+    throw new ModelError(`image size ${size} px is not supported; use one of ${IMAGE_SIZES.join(', ')} (MedMNIST 28, MedMNIST+ 64/128/224)`);
+  }
+  const grid = size % 7 === 0 ? 7 : 8;
+  return size / grid;
+}
+
+/** `base` at 2D image size `size` (patch from patchForImageSize); the same config object at `base`'s own size. */
+export function withImageSize(base: ModelConfig, size: number): ModelConfig {
+  if (base.stem2d.imageSize === size) return base;
+  return { ...base, stem2d: { ...base.stem2d, imageSize: size, patch: patchForImageSize(size) } };
+}
+
 export function validateConfig(cfg: ModelConfig): void {
   const problems: string[] = [];
   if (cfg.dim % cfg.heads !== 0) problems.push(`dim ${cfg.dim} is not divisible by heads ${cfg.heads}`);
