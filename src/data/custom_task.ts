@@ -9,6 +9,7 @@
  * `bloodmnist` head on five other classes would silently mislabel every prediction.
  */
 import { basename } from 'node:path';
+import { IMAGE_SIZES } from '../model/config.js';
 import { DataError } from './errors.js';
 import { decodeUnicodeNpy } from './import/npy_unicode.js';
 import { formatShape, toIntArray } from './npy.js';
@@ -40,15 +41,18 @@ function requireKey(npz: NpzFile, key: string, file: string): void {
   }
 }
 
-/** 2D gray, 2D RGB or 3D, from one sample's shape in the file (the model takes 28-px inputs). */
+/** 2D gray, 2D RGB or 3D, from one sample's shape in the file (images 28, 64, 128 or 224 px a side; volumes 28^3). */
 function layoutOf(per: readonly number[], file: string, dimKey: string | undefined): { dim: 2 | 3; channels: 1 | 3 } {
   const is = (...want: number[]) => per.length === want.length && want.every((d, i) => per[i] === d);
-  if (is(28, 28) && dimKey !== '3D') return { dim: 2, channels: 1 };
-  if (is(28, 28, 3) && dimKey !== '3D') return { dim: 2, channels: 3 };
+  const side = per[0]!;
+  if (IMAGE_SIZES.includes(side)) {
+    if (is(side, side) && dimKey !== '3D') return { dim: 2, channels: 1 };
+    if (is(side, side, 3) && dimKey !== '3D') return { dim: 2, channels: 3 };
+  }
   if (is(28, 28, 28) && dimKey !== '2D') return { dim: 3, channels: 1 };
   throw new DataError(
-    `${file}: train_images has samples of shape ${formatShape(per)}${dimKey ? ` (dim ${dimKey})` : ''}; STMedFM takes (N, 28, 28) grayscale or (N, 28, 28, 3) RGB images, ` +
-      `or (N, 28, 28, 28) volumes: re-import with \`stmedfm data import ... --size 28\``,
+    `${file}: train_images has samples of shape ${formatShape(per)}${dimKey ? ` (dim ${dimKey})` : ''}; STMedFM takes (N, S, S) grayscale or (N, S, S, 3) RGB images ` +
+      `with S = ${IMAGE_SIZES.join(', ')}, or (N, 28, 28, 28) volumes: re-import with \`stmedfm data import ... --size 28\``,
   );
 }
 

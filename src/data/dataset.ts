@@ -7,6 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { IMAGE_SIZES } from '../model/config.js';
 import { DataError } from './errors.js';
 import { defaultCacheDir } from './fetch.js';
 import { formatShape, numelOf, toIntArray, type NpyArray } from './npy.js';
@@ -76,8 +77,10 @@ export interface TaskSplit {
   readonly file: string;
   readonly n: number;
   readonly images: Uint8Array;
-  /** Per-sample shape in the file: [28,28], [28,28,3] or [28,28,28]. */
+  /** Per-sample shape in the file: [S,S] or [S,S,3] (S = imageSize), or [28,28,28]. */
   readonly imageShape: readonly number[];
+  /** Side of the images in pixels, read from the file: 28 (MedMNIST) or 64/128/224 (MedMNIST+); 28 for volumes. */
+  readonly imageSize: number;
   /** n * labelWidth label values (class ids, or 0/1 per label for multi-label). */
   readonly labels: Int32Array;
   readonly labelWidth: number;
@@ -85,9 +88,21 @@ export interface TaskSplit {
 
 const INT_DTYPES = new Set(['uint8', 'int8', 'uint16', 'int16', 'uint32', 'int32', 'int64', 'uint64', 'bool']);
 
-function describeLayout(info: DatasetInfo): string {
+function describeLayout(info: DatasetInfo, size?: number): string {
   if (info.dim === 3) return '(N, 28, 28, 28) grayscale volumes';
-  return info.channels === 3 ? '(N, 28, 28, 3) RGB images' : '(N, 28, 28) grayscale images';
+  const s = size ?? 'S';
+  const sides = size === undefined ? ` with S = ${IMAGE_SIZES.join(', ')}` : '';
+  return info.channels === 3 ? `(N, ${s}, ${s}, 3) RGB images${sides}` : `(N, ${s}, ${s}) grayscale images${sides}`;
+}
+
+/**
+ * The side of the samples in a 2D images array of `info`'s layout, when it is square and one of
+ * the supported sizes (MedMNIST 28, MedMNIST+ 64/128/224); undefined otherwise. Volumes: 28 only.
+ */
+export function imageSizeOf(info: DatasetInfo, shape: readonly number[]): number | undefined {
+  if (info.dim === 3) return shape[1] === 28 ? 28 : undefined;
+  const side = shape[1];
+  return side !== undefined && shape[2] === side && IMAGE_SIZES.includes(side) ? side : undefined;
 }
 
 /** Checks one split's arrays against the registry entry; returns the split or throws. */
@@ -102,14 +117,16 @@ export function validateSplit(
   if (images.dtype !== 'uint8') {
     throw new DataError(`${where}_images: dtype is ${images.dtype}, expected uint8 (MedMNIST stores pixel values 0..255)`);
   }
-  const per = fileImageShape(info);
   const shape = images.shape;
+  const found = imageSizeOf(info, shape);
+  const size = found ?? 28;
+  const per = fileImageShape(info, size);
   const okShape = shape.length === per.length + 1 && per.every((d, i) => shape[i + 1] === d);
   if (!okShape) {
     let why = '';
     const side = shape[1];
-    if (side !== undefined && side !== 28 && [64, 128, 224].includes(side)) {
-      why = ` (this looks like a ${side}-px MedMNIST+ file; STMedFM uses the 28-px files)`;
+    if (info.dim === 3 && side !== undefined && side !== 28 && shape.length === 4 && [64, 128, 224].includes(side)) {
+      why = ` (this looks like a ${side}^3 MedMNIST+ file; STMedFM's 3D stem takes 28^3 volumes: use the 28-px file)`;
     } else if (info.dim === 2 && shape.length === 4 && shape[3] === 3 && info.channels === 1) {
       why = ' (RGB images, but this task is grayscale: is the file for another task?)';
     } else if (info.dim === 2 && shape.length === 3 && info.channels === 3) {
@@ -120,7 +137,7 @@ export function validateSplit(
       why = ' (2D images, but this task is 3D: is the file for another task?)';
     }
     throw new DataError(
-      `${where}_images: shape ${formatShape(shape)} does not fit ${info.name}, which expects ${describeLayout(info)}${why}`,
+      `${where}_images: shape ${formatShape(shape)} does not fit ${info.name}, which expects ${describeLayout(info, found)}${why}`,
     );
   }
   const n = shape[0]!;
@@ -156,6 +173,7 @@ export function validateSplit(
     n,
     images: images.data as Uint8Array,
     imageShape: per,
+    imageSize: size,
     labels: values,
     labelWidth: width,
   };
@@ -200,6 +218,10 @@ export function taskDataOf(task: string, npz: NpzFile, file: string): TaskData {
   const info = getDataset(task);
   const out = {} as Record<Split, TaskSplit>;
   for (const s of SPLITS) out[s] = readSplit(info, npz, file, s);
+  const sizes = new Set(SPLITS.map((s) => out[s].imageSize));
+  if (sizes.size > 1) {
+    throw new DataError(`${file}: its splits have images of different sizes (${SPLITS.map((s) => `${s} ${out[s].imageSize} px`).join(', ')}); a data file holds one image size`);
+  }
   return out;
 }
 
@@ -220,9 +242,9 @@ export interface PreprocessOptions {
   readonly grayTo3?: boolean;
 }
 
-/** Per-sample model input shape: [C,28,28] for 2D, [1,28,28,28] for 3D. */
-export function inputShape(info: DatasetInfo, opts: PreprocessOptions = {}): number[] {
-  const s = fileImageShape(info);
+/** Per-sample model input shape: [C,S,S] for 2D images of side S (default 28), [1,28,28,28] for 3D. */
+export function inputShape(info: DatasetInfo, opts: PreprocessOptions = {}, size = 28): number[] {
+  const s = fileImageShape(info, size);
   if (info.dim === 3) return [1, ...s];
   const c = info.channels === 3 || opts.grayTo3 !== false ? 3 : 1;
   return [c, s[0]!, s[1]!];
@@ -240,24 +262,24 @@ export interface InputBatch {
  * and are never flipped (left and right organs are different classes).
  */
 export function toInput(split: TaskSplit, indices: ArrayLike<number>, opts: PreprocessOptions = {}): InputBatch {
-  return gather(split.info, split.images, split.n, indices, opts, `${split.task} ${split.split}`);
+  return gather(split.info, split.images, split.n, indices, opts, `${split.task} ${split.split}`, split.imageSize);
 }
 
 /**
  * Model input from images outside a split (e.g. `predict` on a `.npy`): uint8 in the file layout
- * of the task, either one sample ([28,28,3], [28,28], [28,28,28]) or a stack with a leading N.
+ * of the task at side `size`, either one sample ([S,S,3], [S,S], [28,28,28]) or a stack with a leading N.
  */
-export function imagesToInput(info: DatasetInfo, images: NpyArray, opts: PreprocessOptions = {}, name = 'input'): InputBatch {
+export function imagesToInput(info: DatasetInfo, images: NpyArray, opts: PreprocessOptions = {}, name = 'input', size = 28): InputBatch {
   if (images.dtype !== 'uint8') throw new DataError(`${name}: dtype is ${images.dtype}, expected uint8 pixel values 0..255`);
-  const per = fileImageShape(info);
+  const per = fileImageShape(info, size);
   const s = images.shape;
   const single = s.length === per.length && per.every((d, i) => s[i] === d);
   const stack = s.length === per.length + 1 && per.every((d, i) => s[i + 1] === d);
   if (!single && !stack) {
-    throw new DataError(`${name}: shape ${formatShape(s)} does not fit ${info.name}, which expects ${describeLayout(info)} or one such sample`);
+    throw new DataError(`${name}: shape ${formatShape(s)} does not fit ${info.name}, which expects ${describeLayout(info, size)} or one such sample`);
   }
   const n = single ? 1 : s[0]!;
-  return gather(info, images.data as Uint8Array, n, Int32Array.from({ length: n }, (_, i) => i), opts, name);
+  return gather(info, images.data as Uint8Array, n, Int32Array.from({ length: n }, (_, i) => i), opts, name, size);
 }
 
 function gather(
@@ -267,10 +289,11 @@ function gather(
   indices: ArrayLike<number>,
   opts: PreprocessOptions,
   where: string,
+  size: number,
 ): InputBatch {
-  const per = inputShape(info, opts);
+  const per = inputShape(info, opts, size);
   const b = indices.length;
-  const sampleIn = numelOf(fileImageShape(info));
+  const sampleIn = numelOf(fileImageShape(info, size));
   const sampleOut = numelOf(per);
   const out = new Float32Array(b * sampleOut);
   const lut = NORMALIZE_LUT;

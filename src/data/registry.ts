@@ -397,9 +397,12 @@ export function isMultiLabel(info: DatasetInfo): boolean {
   return info.task === 'multi-label, binary-class';
 }
 
-/** Per-sample image shape in the file: [28,28] gray, [28,28,3] RGB, [28,28,28] volume. */
+/**
+ * Per-sample image shape in the file: [S,S] gray, [S,S,3] RGB (S = `size`, the 2D image side:
+ * 28, or a MedMNIST+ size), [28,28,28] volume (STMedFM takes 28^3 volumes only, whatever `size`).
+ */
 export function fileImageShape(info: DatasetInfo, size = 28): number[] {
-  if (info.dim === 3) return [size, size, size];
+  if (info.dim === 3) return [28, 28, 28];
   return info.channels === 3 ? [size, size, 3] : [size, size];
 }
 

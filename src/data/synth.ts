@@ -25,6 +25,11 @@ export interface SynthOptions {
   readonly noise?: number;
   /** Ratio of the most to the least frequent class (geometric in between); default 1 (balanced). */
   readonly imbalance?: number;
+  /**
+   * Side of 2D images (default 28; 64, 128, 224 for MedMNIST+-sized files). The same patterns are
+   * drawn on a finer grid, so a class looks alike at every size. Volumes are always 28^3.
+   */
+  readonly size?: number;
 }
 
 export interface SynthResult {
@@ -99,8 +104,11 @@ function render(
   channels: number,
   dims: number,
   noise: number,
+  side = S,
 ): void {
-  const voxels = dims === 3 ? S * S * S : S * S;
+  const voxels = dims === 3 ? S * S * S : side * side;
+  // Pattern coordinates are in 28-px units whatever the side (exactly x, y at 28 px).
+  const unit = S / side;
   // In a volume, full-strength stripes of random phase would swamp the small blob (the only cue
   // telling a mirror pair apart), so 3D leans on the blob.
   const stripeAmp = dims === 3 ? 15 : 35;
@@ -124,8 +132,8 @@ function render(
     const [dx, dy, dz = 0] = p.stripeDir as [number, number, number?];
     const [cx, cy, cz = 0] = centre as [number, number, number?];
     for (let v = 0; v < voxels; v++) {
-      const x = v % S;
-      const y = Math.floor(v / S) % S;
+      const x = dims === 3 ? v % S : (v % side) * unit;
+      const y = dims === 3 ? Math.floor(v / S) % S : Math.floor(v / side) * unit;
       const z = dims === 3 ? Math.floor(v / (S * S)) : 0;
       const d2 = (x - cx) ** 2 + (y - cy) ** 2 + (dims === 3 ? (z - cz) ** 2 : 0);
       const stripe = Math.sin(k * (dx * x + dy * y + dz * z) + phase) * stripeAmp * amp;
@@ -163,7 +171,10 @@ export function synthesize(task: string, opts: SynthOptions = {}): SynthResult {
     dims === 3 && k % 2 === 1 ? mirrored(prototype(seed, k - 1, channels, dims)) : prototype(seed, k, channels, dims),
   );
   const multi = isMultiLabel(info);
-  const per = fileImageShape(info);
+  const side = opts.size ?? S;
+  if (![28, 64, 128, 224].includes(side)) throw new DataError(`data synth: --size ${side}: use 28 (MedMNIST) or 64, 128, 224 (MedMNIST+)`);
+  if (dims === 3 && side !== S) throw new DataError(`data synth: ${info.name} is a 3D task; volumes are 28^3 only, drop --size`);
+  const per = fileImageShape(info, side);
   const sample = per.reduce((a, b) => a * b, 1);
 
   const images: Record<string, NpyArray> = {};
@@ -184,7 +195,7 @@ export function synthesize(task: string, opts: SynthOptions = {}): SynthResult {
             active.push(protos[j]!);
           }
         }
-        render(img, i * sample, active.length ? active : [neutral(channels, dims)], r, channels, dims, noise);
+        render(img, i * sample, active.length ? active : [neutral(channels, dims)], r, channels, dims, noise, side);
       }
       labels[split] = npyArray('uint8', [n, c], lab);
     } else {
@@ -192,7 +203,7 @@ export function synthesize(task: string, opts: SynthOptions = {}): SynthResult {
       const ys: number[] = [];
       counts.forEach((m, k) => ys.push(...new Array<number>(m).fill(k)));
       r.shuffle(ys);
-      for (let i = 0; i < n; i++) render(img, i * sample, [protos[ys[i]!]!], r, channels, dims, noise);
+      for (let i = 0; i < n; i++) render(img, i * sample, [protos[ys[i]!]!], r, channels, dims, noise, side);
       labels[split] = npyArray('uint8', [n, 1], Uint8Array.from(ys));
     }
     images[split] = npyArray('uint8', [n, ...per], img);
@@ -225,7 +236,7 @@ export const SYNTH_MARKER_KEY = 'stmedfm_synthetic';
 /** Synthesises a dataset and writes it as an `.npz` (atomically); returns what was written. */
 export function writeSynth(file: string, task: string, opts: SynthOptions & { compress?: boolean } = {}): SynthResult {
   const res = synthesize(task, opts);
-  const marker = new TextEncoder().encode(JSON.stringify({ generator: 'stmedfm data synth', task: res.info.name, sizes: res.sizes, seed: opts.seed ?? 0 }));
+  const marker = new TextEncoder().encode(JSON.stringify({ generator: 'stmedfm data synth', task: res.info.name, sizes: res.sizes, seed: opts.seed ?? 0, ...(opts.size !== undefined && opts.size !== S ? { size: opts.size } : {}) }));
   writeNpz(file, { ...res.arrays, [SYNTH_MARKER_KEY]: npyArray('uint8', [marker.length], marker) }, { compress: opts.compress ?? true });
   return res;
 }

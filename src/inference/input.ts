@@ -21,9 +21,9 @@ export interface ModelInput {
   n: number;
 }
 
-/** uint8 samples in the file layout ([28,28], [28,28,3] or [28,28,28] each) -> normalised NC(D)HW float32. */
-export function samplesToInput(info: DatasetInfo, pixels: Uint8Array, n: number): ModelInput {
-  const per = fileImageShape(info);
+/** uint8 samples in the file layout ([S,S], [S,S,3] or [28,28,28] each, S = `size`) -> normalised NC(D)HW float32. */
+export function samplesToInput(info: DatasetInfo, pixels: Uint8Array, n: number, size = 28): ModelInput {
+  const per = fileImageShape(info, size);
   const sampleIn = per.reduce((a, b) => a * b, 1);
   const spatial = info.dim === 3 ? per : per.slice(0, 2);
   const hw = spatial.reduce((a, b) => a * b, 1);
@@ -50,6 +50,8 @@ export interface PredictInputOptions {
   readonly root?: string;
   readonly pathCol?: string;
   readonly pathTemplate?: string;
+  /** Side of the model's 2D input (its checkpoint's `stem2d.imageSize`; default 28): images are resized to it. */
+  readonly imageSize?: number;
 }
 
 export interface PredictInputs extends ModelInput {
@@ -63,8 +65,8 @@ const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg']);
 const isVolumePath = (p: string): boolean => /\.nii(\.gz)?$/i.test(p);
 
 /** The preprocessing used for files: replayed from an imported file, or the task's default. */
-export function pipelineFor(info: DatasetInfo, from?: string): Pipeline {
-  if (!from) return info.dim === 3 ? pipeline3d({}) : pipeline2d({ channels: info.channels });
+export function pipelineFor(info: DatasetInfo, from?: string, size = 28): Pipeline {
+  if (!from) return info.dim === 3 ? pipeline3d({}) : pipeline2d({ channels: info.channels, size });
   const npz = NpzFile.open(from);
   if (!npz.has('preprocessing')) throw new UserError(`--preprocessing ${from}: no saved preprocessing in it (only files written by \`stmedfm data import\` have one)`);
   const p = parsePipeline(decodeUnicodeNpy(npz.memberBytes('preprocessing'), `${from}, preprocessing`)[0] ?? '', from);
@@ -90,7 +92,7 @@ function listFolder(dir: string): string[] {
 }
 
 function readArrayFile(file: string, info: DatasetInfo, opts: PredictInputOptions): { pixels: Uint8Array; n: number; inputs: string[] } {
-  const per = fileImageShape(info);
+  const per = fileImageShape(info, opts.imageSize);
   if (extname(file).toLowerCase() === '.npz') {
     const npz = NpzFile.open(file);
     const chunks: Uint8Array[] = [];
@@ -100,7 +102,7 @@ function readArrayFile(file: string, info: DatasetInfo, opts: PredictInputOption
       if (!npz.has(key)) throw new UserError(`${file}: no ${key} array (arrays: ${npz.keys().join(', ')})`);
       const a = npz.read(key);
       if (a.dtype !== 'uint8' || a.shape.length !== per.length + 1 || per.some((d, i) => a.shape[i + 1] !== d)) {
-        throw new UserError(`${file}: ${key} has shape [${a.shape.join(',')}] ${a.dtype}; ${info.name} takes [N,${per.join(',')}] uint8`);
+        throw new UserError(`${file}: ${key} has shape [${a.shape.join(',')}] ${a.dtype}; ${info.name} takes [N,${per.join(',')}] uint8${sizeHint(a.shape[1], opts.imageSize)}`);
       }
       const n = a.shape[0]!;
       const src = npz.has(`${split}_sources`) ? decodeUnicodeNpy(npz.memberBytes(`${split}_sources`), `${file}, ${split}_sources`) : undefined;
@@ -116,12 +118,19 @@ function readArrayFile(file: string, info: DatasetInfo, opts: PredictInputOption
     }
     return { pixels, n: inputs.length, inputs };
   }
-  return npySamples(file, readBytes(file), info);
+  return npySamples(file, readBytes(file), info, opts.imageSize);
 }
 
-/** A `.npy` uint8 array's samples for `info`'s task ([28,28,...] one sample, [N,28,28,...] a batch). */
-function npySamples(file: string, bytes: Uint8Array, info: DatasetInfo): { pixels: Uint8Array; n: number; inputs: string[] } {
-  const per = fileImageShape(info);
+/** Why an array of side `side` does not fit a model of `size` px, when it is another supported image size. */
+function sizeHint(side: number | undefined, size = 28): string {
+  return side !== undefined && side !== size && [28, 64, 128, 224].includes(side)
+    ? ` (the model takes ${size}-px images and this array is ${side} px; arrays are not resized: give PNG/JPEG files, which are, or an array at ${size} px)`
+    : '';
+}
+
+/** A `.npy` uint8 array's samples for `info`'s task ([S,S,...] one sample, [N,S,S,...] a batch; S = `size`). */
+function npySamples(file: string, bytes: Uint8Array, info: DatasetInfo, size = 28): { pixels: Uint8Array; n: number; inputs: string[] } {
+  const per = fileImageShape(info, size);
   let arr;
   try {
     arr = parseNpy(bytes, file);
@@ -136,7 +145,10 @@ function npySamples(file: string, bytes: Uint8Array, info: DatasetInfo): { pixel
   }
   const single = s.length === per.length && per.every((d, i) => s[i] === d);
   const batch = s.length === per.length + 1 && per.every((d, i) => s[i + 1] === d);
-  if (!single && !batch) throw new UserError(`${file}: shape [${s.join(',')}] does not fit ${info.name}, which takes [${per.join(',')}] or [N,${per.join(',')}] uint8 arrays`);
+  if (!single && !batch) {
+    const side = s.length === per.length ? s[0] : s[1];
+    throw new UserError(`${file}: shape [${s.join(',')}] does not fit ${info.name}, which takes [${per.join(',')}] or [N,${per.join(',')}] uint8 arrays${info.dim === 2 ? sizeHint(side, size) : ''}`);
+  }
   const n = single ? 1 : s[0]!;
   return { pixels: arr.data as Uint8Array, n, inputs: single ? [file] : Array.from({ length: n }, (_, i) => `${file}#${i}`) };
 }
@@ -153,7 +165,7 @@ export async function readPredictInputs(input: string, info: DatasetInfo, opts: 
   if (st.isFile() && (ext === '.npy' || ext === '.npz')) {
     const r = readArrayFile(input, info, opts);
     if (r.n === 0) throw new UserError(`--input ${input}: no samples to predict${opts.split ? ` in its ${opts.split} split` : ''}`);
-    return { ...samplesToInput(info, r.pixels, r.n), inputs: r.inputs, notes: [] };
+    return { ...samplesToInput(info, r.pixels, r.n, opts.imageSize), inputs: r.inputs, notes: [] };
   }
   let files: string[];
   let base = '';
@@ -171,9 +183,9 @@ export async function readPredictInputs(input: string, info: DatasetInfo, opts: 
   } else {
     throw new UserError(`--input ${input}: unsupported input '${ext || 'no extension'}'; give an image (.png, .jpg), a volume (.nii, .nii.gz), a DICOM series folder, a folder, a .csv manifest, or a .npy/.npz array file`);
   }
-  const pipeline = pipelineFor(info, opts.preprocessingFrom);
+  const pipeline = pipelineFor(info, opts.preprocessingFrom, opts.imageSize);
   const per = outputShape(pipeline);
-  const want = fileImageShape(info);
+  const want = fileImageShape(info, opts.imageSize);
   if (per.length !== want.length || per.some((d, i) => d !== want[i])) throw new UserError(`the preprocessing gives [${per.join(',')}] samples, but the model's ${info.name} head takes [${want.join(',')}]`);
   const perBytes = per.reduce((a, b) => a * b, 1);
   const pixels = new Uint8Array(files.length * perBytes);
@@ -205,27 +217,30 @@ export async function readPredictInputs(input: string, info: DatasetInfo, opts: 
   if (converted) notes.push(`${converted} ${convertedFrom} image(s) converted to ${info.channels === 3 ? 'RGB' : 'grayscale'} (${info.name} takes ${info.channels === 3 ? 'RGB' : 'grayscale'})`);
   if (resized) notes.push(`${resized} image(s) resized to ${per[0]}x${per[1]} (antialiased bicubic, as PIL's resize)`);
   if (info.dim === 3) notes.push(`volumes reoriented, windowed and resized as recorded: ${JSON.stringify(pipeline.steps)}`);
-  return { ...samplesToInput(info, pixels, files.length), inputs: files.map((f) => (base ? relative(base, f) : f)), notes };
+  return { ...samplesToInput(info, pixels, files.length, opts.imageSize), inputs: files.map((f) => (base ? relative(base, f) : f)), notes };
 }
 
-/** One image (.png, .jpg), NIfTI file or `.npy`/`.npz` array, synchronously (the library's single-file entry point). */
-export function readInput(file: string, info: DatasetInfo): ModelInput & { warnings: string[] } {
+/**
+ * One image (.png, .jpg), NIfTI file or `.npy`/`.npz` array, synchronously (the library's
+ * single-file entry point); images are resized to `imageSize` (the model's 2D input side).
+ */
+export function readInput(file: string, info: DatasetInfo, imageSize = 28): ModelInput & { warnings: string[] } {
   if (extname(file).toLowerCase() === '.npz') {
-    const r = readArrayFile(file, info, {});
-    return { ...samplesToInput(info, r.pixels, r.n), warnings: [] };
+    const r = readArrayFile(file, info, { imageSize });
+    return { ...samplesToInput(info, r.pixels, r.n, imageSize), warnings: [] };
   }
-  return inputFromBytes(file, readBytes(file), info);
+  return inputFromBytes(file, readBytes(file), info, imageSize);
 }
 
 /**
  * One image (.png, .jpg), NIfTI volume or `.npy` array from its bytes (`file` names it and gives
  * its type), preprocessed like `predict` and `data import` do: the browser app's entry point.
  */
-export function inputFromBytes(file: string, bytes: Uint8Array, info: DatasetInfo): ModelInput & { warnings: string[] } {
+export function inputFromBytes(file: string, bytes: Uint8Array, info: DatasetInfo, imageSize = 28): ModelInput & { warnings: string[] } {
   const ext = extname(file).toLowerCase();
   if (ext === '.npy') {
-    const r = npySamples(file, bytes, info);
-    return { ...samplesToInput(info, r.pixels, r.n), warnings: [] };
+    const r = npySamples(file, bytes, info, imageSize);
+    return { ...samplesToInput(info, r.pixels, r.n, imageSize), warnings: [] };
   }
   if (isVolumePath(file)) {
     if (info.dim !== 3) throw new UserError(`${file}: a 3D volume, but ${info.name} is a 2D task`);
@@ -245,10 +260,10 @@ export function inputFromBytes(file: string, bytes: Uint8Array, info: DatasetInf
   } catch (e) {
     throw new UserError((e as Error).message);
   }
-  const p = pipelineFor(info);
+  const p = pipelineFor(info, undefined, imageSize);
   const warnings = img.note ? [img.note] : [];
   const size = outputShape(p)[0]!;
   if (img.width !== size || img.height !== size) warnings.push(`${file}: resized ${img.width}x${img.height} to ${size}x${size} (antialiased bicubic, as PIL's resize)`);
   if (img.channels !== info.channels) warnings.push(`${file}: ${img.channels === 3 ? 'RGB' : 'grayscale'} image converted to ${info.channels === 3 ? 'RGB' : 'grayscale'}`);
-  return { ...samplesToInput(info, apply2d(p, img), 1), warnings };
+  return { ...samplesToInput(info, apply2d(p, img), 1, imageSize), warnings };
 }

@@ -12,6 +12,7 @@ import { type Method, METHODS, STMedFM, countParams } from '../model/stmedfm.js'
 import { type LoadedModel, type ResumePoint, type TrainingState, loadResumePoint } from './checkpoint.js';
 import { type TaskCalibration, atSearchBound, calibrationFromLogits, storedTemperature, whyNotCalibrated } from './calibration.js';
 import { UserError } from './errors.js';
+import { checkImageSizeFits, configForData } from './image_size.js';
 import { checkHeadFits } from './task_from_data.js';
 import { DEFAULT_BATCH, DEFAULT_FINETUNE_STEPS, taskHead } from './tasks.js';
 import { DEFAULT_OPTIM, type OptimOptions, type StepLog, type TaskStream, type TrainResult, train } from './trainer.js';
@@ -100,13 +101,14 @@ export function trainingState(t: TrainedModel): TrainingState {
 export async function pretrain(o: PretrainOptions): Promise<TrainedModel> {
   if (!o.tasks.length) throw new UserError('--tasks is empty; name at least one MedMNIST task, e.g. --tasks pathmnist,organmnist3d');
   const heads = o.tasks.map(taskHead);
-  const model = new STMedFM(o.config ?? STMEDFM_TINY, heads);
   const seed = o.seed ?? 0;
   const batch2d = o.batch2d ?? DEFAULT_BATCH['2d'];
   const batch3d = o.batch3d ?? DEFAULT_BATCH['3d'];
   const optim = { ...DEFAULT_OPTIM, ...o.optim };
   // The train splits' content is part of what the run is: resuming on other data would not continue it.
   const data = new Map(heads.map((h) => [h.name, dataFor(h.name, o)]));
+  // The model takes the data's image size (28 px: the SPEC's config itself).
+  const model = new STMedFM(configForData(o.config ?? STMEDFM_TINY, [...data.values()].map((d) => d.train)), heads);
   const trainData = Object.fromEntries(heads.map((h) => [h.name, splitFingerprint(data.get(h.name)!.train)]));
   const identity = { kind: 'pretrain', tasks: heads.map((h) => h.name), seed, batch2d, batch3d, optim, train_data: trainData };
   const resume = o.resumeFrom ? await resumePoint(o.resumeFrom, identity, model, o.steps) : undefined;
@@ -159,13 +161,15 @@ export async function finetune(o: FinetuneOptions): Promise<TrainedModel> {
   if (!fromScratch && !o.from) throw new UserError(`method '${o.method}' starts from a pretrained checkpoint: pass --from FILE.safetensors (from \`stmedfm pretrain\`)`);
   if (fromScratch && o.from) throw new UserError(`method '${o.method}' trains from random weights and does not use --from; drop --from, or use --method full (or lora/adapter) to start from the checkpoint`);
 
+  const data = dataFor(head.name, o);
   let model: STMedFM;
   let store: ParamStore;
   if (fromScratch) {
-    model = new STMedFM(o.config ?? STMEDFM_TINY, [head]);
+    model = new STMedFM(configForData(o.config ?? STMEDFM_TINY, [data.train]), [head]);
     store = ParamStore.init(model.specs(), seed);
   } else {
     const base = o.from!;
+    checkImageSizeFits(base.model.config, data.train, 'the checkpoint to start from (--from)');
     if (base.model.peft) throw new UserError(`--from checkpoint already carries a ${base.model.peft.kind} config; fine-tune from a plain (pretrained or fully fine-tuned) checkpoint`);
     const known = base.model.headsByName.get(head.name);
     if (known) checkHeadFits(known, head, '--from checkpoint');
@@ -179,7 +183,6 @@ export async function finetune(o: FinetuneOptions): Promise<TrainedModel> {
 
   const batch = head.modality === '2d' ? (o.batch2d ?? DEFAULT_BATCH['2d']) : (o.batch3d ?? DEFAULT_BATCH['3d']);
   const optim = { ...DEFAULT_OPTIM, lr: DEFAULT_LR[o.method], ...o.optim };
-  const data = dataFor(head.name, o);
   // The train split's content is part of what the run is: resuming on other data would not continue it.
   const identity = { kind: 'finetune', task: head.name, method: o.method, seed, shots: o.shots ?? null, batch, optim, train_data: splitFingerprint(data.train) };
   const resume = o.resumeFrom ? await resumePoint(o.resumeFrom, identity, model, o.steps) : undefined;
@@ -303,6 +306,7 @@ export interface EvaluationResult {
 export async function evaluate(m: LoadedModel, o: EvaluateOptions): Promise<EvaluationResult> {
   const head = m.model.head(taskHead(o.task).name);
   const data = o.loaded?.get(head.name) ?? loadTask(head.name, o.data ?? {});
+  checkImageSizeFits(m.model.config, data[o.split], 'the checkpoint');
   nonEmpty(data[o.split], 'nothing to evaluate; use another --split or a file with samples in it');
   const stored = o.temperature && !o.fitTemperature && !head.multiLabel ? storedTemperature(m.config, head.name) : undefined;
   const withTemperature = o.temperature && stored === undefined && o.split !== 'val' && !head.multiLabel;

@@ -83,8 +83,12 @@ describe('loading and validation', () => {
       'pneu.npz, train_images: shape (2, 28, 28, 3) does not fit pneumoniamnist, which expects (N, 28, 28) ' +
         'grayscale images (RGB images, but this task is grayscale: is the file for another task?)',
     );
-    const big = layoutFile('path64.npz', u8([2, 64, 64, 3]), labels);
-    expect(errorOf(() => loadTaskFile('pathmnist', big)).message).toMatch(/64-px MedMNIST\+ file; STMedFM uses the 28-px files/);
+    const big = layoutFile('organ64.npz', u8([2, 64, 64, 64]), labels);
+    expect(errorOf(() => loadTaskFile('organmnist3d', big)).message).toMatch(/64\^3 MedMNIST\+ file; STMedFM's 3D stem takes 28\^3 volumes: use the 28-px file/);
+    const odd = layoutFile('path48.npz', u8([2, 48, 48, 3]), labels);
+    expect(errorOf(() => loadTaskFile('pathmnist', odd)).message).toBe(
+      'path48.npz, train_images: shape (2, 48, 48, 3) does not fit pathmnist, which expects (N, S, S, 3) RGB images with S = 28, 64, 128, 224',
+    );
     const flat = layoutFile('vessel.npz', u8([2, 28, 28]), labels);
     expect(errorOf(() => loadTaskFile('vesselmnist3d', flat)).message).toMatch(/expects \(N, 28, 28, 28\) grayscale volumes \(2D images, but this task is 3D/);
   });

@@ -68,13 +68,14 @@ export function registerData(program: Command): void {
     .option('--noise <x>', 'pixel noise std (0..255 units)', num('--noise'))
     .option('--imbalance <x>', 'ratio of the most to the least frequent class', num('--imbalance'))
     .option('--seed <n>', 'seed', int('--seed'), 0)
+    .option('--size <px>', '2D image side: 28 (MedMNIST) or 64, 128, 224 (MedMNIST+); volumes are 28^3', int('--size', 1), 28)
     .option('--json', 'print JSON on stdout')
     .action(
-      action(async (o: { task: string; out: string; train?: number; val?: number; test?: number; noise?: number; imbalance?: number; seed: number; json?: boolean }) => {
+      action(async (o: { task: string; out: string; train?: number; val?: number; test?: number; noise?: number; imbalance?: number; seed: number; size: number; json?: boolean }) => {
         const sizes = { ...(o.train ? { train: o.train } : {}), ...(o.val ? { val: o.val } : {}), ...(o.test ? { test: o.test } : {}) };
-        const r = writeSynth(o.out, o.task, { sizes, seed: o.seed, ...(o.noise !== undefined ? { noise: o.noise } : {}), ...(o.imbalance !== undefined ? { imbalance: o.imbalance } : {}) });
-        if (o.json) printJson({ out: o.out, task: r.info.name, sizes: r.sizes });
-        else process.stderr.write(`wrote ${o.out}: synthetic ${r.info.name}, train/val/test ${r.sizes.train}/${r.sizes.val}/${r.sizes.test}\n`);
+        const r = writeSynth(o.out, o.task, { sizes, seed: o.seed, size: o.size, ...(o.noise !== undefined ? { noise: o.noise } : {}), ...(o.imbalance !== undefined ? { imbalance: o.imbalance } : {}) });
+        if (o.json) printJson({ out: o.out, task: r.info.name, sizes: r.sizes, image_size: o.size });
+        else process.stderr.write(`wrote ${o.out}: synthetic ${r.info.name}${o.size !== 28 ? ` at ${o.size} px` : ''}, train/val/test ${r.sizes.train}/${r.sizes.val}/${r.sizes.test}\n`);
       }),
     );
 }
@@ -98,7 +99,7 @@ export function registerDataImport(data: Command): void {
     .option('--window <lo,hi>', '3D: intensity window in HU, e.g. -500,500, or "none" for per-volume min-max (MR)')
     .option('--stretch', '3D: after the window, stretch each volume to its own min..max')
     .option('--axes <codes>', '3D: target axis codes (default LPS, the OrganMNIST3D convention; see docs/data-import.md)')
-    .option('--size <n>', 'output side: 28 (MedMNIST) or 64 (MedMNIST+)', int('--size', 1), 28)
+    .option('--size <n>', 'output side: 28 (MedMNIST) or 64 (MedMNIST+); models train at the size of their data', int('--size', 1), 28)
     .option('--fit <mode>', '2D: stretch (whole frame), crop (central square) or pad (to a square)')
     .option('--center-crop <n>', '2D: crop the central n x n pixels first (BloodMNIST: 200)', int('--center-crop', 1))
     .option('--channels <n>', '2D: 1 (grayscale) or 3 (RGB); default: as the first image', int('--channels', 1))

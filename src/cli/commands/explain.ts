@@ -53,7 +53,7 @@ export function registerExplain(program: Command): void {
         const { m, info } = await loadCheckpointTask(o.checkpoint, o.task);
         const classIndex = o.class === undefined ? undefined : resolveClass(o.class, info.labels, info.name);
         m.model.head(info.name);
-        const x = readInput(o.input, info);
+        const x = readInput(o.input, info, m.model.config.stem2d.imageSize); // images resized to the checkpoint's size
         for (const w of x.warnings) process.stderr.write(`stmedfm: warning: ${w}\n`);
         if (x.n > 1 && o.index === undefined) throw new UserError(`${o.input}: holds ${x.n} samples; choose one with --index 0..${x.n - 1}`);
         const k = o.index ?? 0;
