@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option } from 'commander';
-import { getDataset, parseDataOverrides, type DataSourceOptions } from '../data/index.js';
+import { getDataset, parseDataOverrides, parseSizedDataOverrides, type DataSourceOptions } from '../data/index.js';
 import { UserError } from '../training/errors.js';
 import { defineTasksFromData } from '../training/task_from_data.js';
 import type { StepLog } from '../training/trainer.js';
@@ -56,10 +56,12 @@ export function printDataNotes(): void {
   for (const note of dataNotes.splice(0)) process.stderr.write(`stmedfm: note: ${note}\n`);
 }
 
-export function dataOptions(o: { dataDir?: string; data?: string[] }): DataSourceOptions {
+/** `--data-dir` and `--data`; with `sized` (reproduce's image-size axis) a task may be given once per image size. */
+export function dataOptions(o: { dataDir?: string; data?: string[] }, opts: { sized?: boolean } = {}): DataSourceOptions {
   useDataTasks(o.data);
   const dataDir = o.dataDir ?? defaultDataDir();
   if (o.dataDir && !existsSync(o.dataDir)) throw new UserError(`--data-dir ${o.dataDir}: no such folder`);
+  if (opts.sized) return { dataDir, ...parseSizedDataOverrides(o.data ?? []) };
   return { dataDir, files: parseDataOverrides(o.data ?? []) };
 }
 

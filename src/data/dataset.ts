@@ -5,7 +5,7 @@
  * Images stay uint8 in memory in the file's layout; batches are converted on the fly through a
  * 256-entry table, which is both exact and cheap (the float copy of a split would be 4x larger).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { IMAGE_SIZES } from '../model/config.js';
 import { DataError } from './errors.js';
@@ -29,6 +29,11 @@ export interface DataSourceOptions {
   readonly dataDir?: string;
   /** Explicit task -> file mapping (`--data NAME=FILE`); wins over folders. */
   readonly files?: Readonly<Record<string, string>>;
+  /**
+   * Tasks given one `--data NAME=FILE` per image size (`reproduce --image-size 28,64`): task ->
+   * image size (read from each file) -> file. Wins over `files` and folders.
+   */
+  readonly sizedFiles?: Readonly<Record<string, Readonly<Record<number, string>>>>;
   /** Download cache searched after `dataDir`; default $STMEDFM_CACHE or ~/.cache/stmedfm. */
   readonly cacheDir?: string;
 }
@@ -36,32 +41,114 @@ export interface DataSourceOptions {
 /** Parses `--data NAME=FILE` values into a task -> file map (names checked against the registry). */
 export function parseDataOverrides(specs: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
+  for (const [name, files] of Object.entries(groupDataOverrides(specs))) {
+    if (files.length > 1) throw new DataError(`--data: task '${name}' is given twice`);
+    out[name] = files[0]!;
+  }
+  return out;
+}
+
+function groupDataOverrides(specs: readonly string[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
   for (const s of specs) {
     const eq = s.indexOf('=');
     if (eq <= 0 || eq === s.length - 1) {
       throw new DataError(`--data '${s}': expected NAME=FILE, e.g. bloodmnist=/path/to/bloodmnist-source28.npz`);
     }
     const name = getDataset(s.slice(0, eq).trim()).name;
-    if (out[name] !== undefined) throw new DataError(`--data: task '${name}' is given twice`);
-    out[name] = s.slice(eq + 1);
+    (out[name] ??= []).push(s.slice(eq + 1));
   }
   return out;
 }
 
-/** Where a task's file is: an explicit override, else `<dataDir>/<name>.npz`, else the cache. */
-export function resolveDataFile(task: string, opts: DataSourceOptions = {}): string {
+/** The image size of a data file, from its train_images header (no pixels read); undefined when unreadable. */
+export function fileImageSize(task: string, file: string): number | undefined {
+  try {
+    const npz = NpzFile.open(file);
+    return npz.has('train_images') ? imageSizeOf(getDataset(task), npz.header('train_images').shape) : undefined;
+  } catch {
+    return undefined; // the loader names what is wrong with the file
+  }
+}
+
+/**
+ * `--data NAME=FILE` values where a task may be given once per image size (`reproduce
+ * --image-size`): a task given once goes to `files` as always; a task given several times goes to
+ * `sizedFiles` by the image size read from each file's header (two files of one size are refused).
+ */
+export function parseSizedDataOverrides(specs: readonly string[]): Pick<DataSourceOptions, 'files' | 'sizedFiles'> {
+  const files: Record<string, string> = {};
+  const sizedFiles: Record<string, Record<number, string>> = {};
+  for (const [name, given] of Object.entries(groupDataOverrides(specs))) {
+    if (given.length === 1) {
+      files[name] = given[0]!;
+      continue;
+    }
+    const bySize: Record<number, string> = {};
+    for (const f of given) {
+      if (!existsSync(f)) throw new DataError(`${f}: no such file (given for task ${name} with --data)`);
+      const size = fileImageSize(name, f);
+      if (size === undefined) throw new DataError(`--data ${name}=${f}: cannot read its image size (train_images should be (N, S, S[, 3]) with S = ${IMAGE_SIZES.join(', ')})`);
+      if (bySize[size] !== undefined) throw new DataError(`--data: task '${name}' is given twice at ${size} px (${bySize[size]} and ${f}); give one file per image size`);
+      bySize[size] = f;
+    }
+    sizedFiles[name] = bySize;
+  }
+  return { files, ...(Object.keys(sizedFiles).length ? { sizedFiles } : {}) };
+}
+
+/** The file name of a task at an image size in a data folder: MedMNIST's `<name>.npz` at 28 px, MedMNIST+'s `<name>_<size>.npz` otherwise. */
+export function dataFileName(name: string, size = 28): string {
+  return size === 28 ? `${name}.npz` : `${name}_${size}.npz`;
+}
+
+/**
+ * Where a task's file is: an explicit override, else `<dataDir>/<name>.npz`, else the cache.
+ * With `size` (reproduce's image-size axis), the file of that image size: `--data` files are
+ * checked by their header, folder files are `<name>_<size>.npz` (`<name>.npz` at 28 px); volumes
+ * are 28^3 whatever `size`.
+ */
+export function resolveDataFile(task: string, opts: DataSourceOptions = {}, size?: number): string {
   const info = getDataset(task);
+  const want = size === undefined || info.dim === 3 ? undefined : size;
+  const sized = opts.sizedFiles?.[info.name];
+  if (sized) {
+    const found = Object.entries(sized).map(([s, f]) => `${f} (${s} px)`).join(', ');
+    if (want === undefined) throw new DataError(`--data gives ${info.name} once per image size (${found}); only \`reproduce --image-size\` takes several files for a task`);
+    const f = sized[want];
+    if (f === undefined) throw new DataError(`no ${want}-px data file for ${info.name}: --data gave ${found}; add --data ${info.name}=FILE with ${want}-px images (\`stmedfm data import ... --size ${want}\`)`);
+    return f;
+  }
   const override = opts.files?.[info.name] ?? opts.files?.[task];
   if (override !== undefined) {
     if (!existsSync(override)) throw new DataError(`${override}: no such file (given for task ${info.name} with --data)`);
+    const has = want === undefined ? undefined : fileImageSize(info.name, override);
+    if (has !== undefined && want !== undefined && has !== want) {
+      throw new DataError(`no ${want}-px data file for ${info.name}: --data gave ${override} (${has} px); give --data ${info.name}=FILE once per image size`);
+    }
     return override;
   }
   const tried: string[] = [];
-  for (const dir of [opts.dataDir, opts.cacheDir ?? defaultCacheDir()]) {
-    if (dir === undefined) continue;
-    const p = join(dir, `${info.name}.npz`);
+  const dirs = [...new Set([opts.dataDir, opts.cacheDir ?? defaultCacheDir()].filter((d): d is string => d !== undefined))];
+  for (const dir of dirs) {
+    const p = join(dir, dataFileName(info.name, want));
     if (existsSync(p)) return p;
     tried.push(p);
+  }
+  if (want !== undefined && want !== 28) {
+    const found = dirs.flatMap((d) => {
+      try {
+        return readdirSync(d)
+          .filter((f) => f.startsWith(info.name) && f.endsWith('.npz'))
+          .map((f) => `${join(d, f)} (${fileImageSize(info.name, join(d, f)) ?? '?'} px)`);
+      } catch {
+        return [];
+      }
+    });
+    throw new DataError(
+      `no ${want}-px data file for ${info.name} (looked for ${tried.join(', ')}; found ${found.length ? found.join(', ') : 'no file of this task'}); ` +
+        `import the images at ${want} px (\`stmedfm data import ... --size ${want} --out ${dataFileName(info.name, want)}\`), or give --data ${info.name}=FILE`,
+    );
   }
   throw new DataError(
     `no data file for ${info.name} (looked for ${tried.join(', ')}); download it with ` +

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { DATASETS, getDataset, isSynthetic, resolveDataFile, type DataSourceOptions } from '../data/index.js';
+import { DATASETS, DataError, getDataset, isSynthetic, resolveDataFile, type DataSourceOptions } from '../data/index.js';
 import type { DataNote } from '../report/types.js';
 import { KNOWN_FILES } from './known_data.js';
 
@@ -19,6 +19,13 @@ export interface DataFingerprint {
   file: string;
   sha256: string;
   md5: string;
+  /** The file's 2D image size, in protocols with an image-size axis (one file per task and size; volumes 28). */
+  image_size?: number;
+}
+
+/** Which file of `data` a task uses at a 2D image size (volumes: their one 28^3 file). */
+export function fingerprintFor(data: readonly DataFingerprint[], task: string, imageSize: number): DataFingerprint | undefined {
+  return data.find((d) => d.task === task && (d.image_size === undefined || d.image_size === imageSize || getDataset(task).dim === 3));
 }
 
 export function fingerprintFile(file: string): { sha256: string; md5: string } {
@@ -26,12 +33,36 @@ export function fingerprintFile(file: string): { sha256: string; md5: string } {
   return { sha256: createHash('sha256').update(bytes).digest('hex'), md5: createHash('md5').update(bytes).digest('hex') };
 }
 
-export function fingerprintData(tasks: readonly string[], data: DataSourceOptions): DataFingerprint[] {
-  return tasks.map((t) => {
-    const name = getDataset(t).name;
-    const file = resolveDataFile(name, data);
-    return { task: name, file, ...fingerprintFile(file) };
-  });
+/**
+ * The data files of `tasks`; with `imageSizes` (an image-size axis) one per task and size, each
+ * recorded with its size (a 3D task once, at 28: volumes are 28^3 at every size).
+ */
+export function fingerprintData(tasks: readonly string[], data: DataSourceOptions, imageSizes?: readonly number[]): DataFingerprint[] {
+  if (!imageSizes) {
+    return tasks.map((t) => {
+      const name = getDataset(t).name;
+      const file = resolveDataFile(name, data);
+      return { task: name, file, ...fingerprintFile(file) };
+    });
+  }
+  const out: DataFingerprint[] = [];
+  const problems: string[] = [];
+  for (const size of imageSizes) {
+    for (const t of tasks) {
+      const info = getDataset(t);
+      if (info.dim === 3 && size !== imageSizes[0]) continue;
+      try {
+        const file = resolveDataFile(info.name, data, size);
+        out.push({ task: info.name, file, ...fingerprintFile(file), image_size: info.dim === 3 ? 28 : size });
+      } catch (e) {
+        if ((e as Error).name !== 'DataError') throw e;
+        problems.push((e as Error).message);
+      }
+    }
+  }
+  // Every missing (task, size) at once, so one run of the command lists all there is to fix.
+  if (problems.length) throw new DataError(problems.join('; '));
+  return out;
 }
 
 /** Which official MedMNIST file (current or legacy release) has this MD5, if any. */

@@ -36,14 +36,16 @@ export function readFolderConfig(out: string): FolderConfig {
 /** Why `prev` and `next` are different experiments, or undefined when they are the same. */
 export function configDifference(prev: FolderConfig, next: FolderConfig): string | undefined {
   if (JSON.stringify(prev.protocol) !== JSON.stringify(next.protocol)) return 'a different protocol';
-  const was = new Map((prev.data ?? []).map((d) => [d.task, d]));
+  // one file per task (and per image size, with an image-size axis)
+  const key = (d: DataFingerprint) => (d.image_size === undefined ? d.task : `${d.task} at ${d.image_size} px`);
+  const was = new Map((prev.data ?? []).map((d) => [key(d), d]));
   for (const d of next.data) {
-    const p = was.get(d.task);
+    const p = was.get(key(d));
     if (p && p.sha256 !== d.sha256) {
-      return `other data for ${d.task}: its runs used ${p.file} (sha256 ${short(p.sha256)}...), now ${d.file} has sha256 ${short(d.sha256)}...`;
+      return `other data for ${key(d)}: its runs used ${p.file} (sha256 ${short(p.sha256)}...), now ${d.file} has sha256 ${short(d.sha256)}...`;
     }
   }
-  if (was.size !== next.data.length || next.data.some((d) => !was.has(d.task))) return 'a different set of data files';
+  if (was.size !== next.data.length || next.data.some((d) => !was.has(key(d)))) return 'a different set of data files';
   return undefined;
 }
 

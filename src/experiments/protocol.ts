@@ -4,6 +4,7 @@
  * alpha, for adapter runs x width. How a run executes (threads, jobs, executor) is not part of the
  * protocol: it does not change what a run is, and it is recorded with each result instead.
  */
+import { IMAGE_SIZES } from '../model/config.js';
 import { DEFAULT_ADAPTER, DEFAULT_LORA } from '../model/peft.js';
 import { METHODS, type Method } from '../model/stmedfm.js';
 import { UserError } from '../training/errors.js';
@@ -28,7 +29,17 @@ export interface ProtocolConfig {
   loraAlpha: number[];
   adapterWidth: number[];
   model: string;
+  /**
+   * 2D image sizes (px), a grid axis: each size has its own pretraining, and its fine-tuning runs
+   * start from it. Absent means 28 only (the SPEC protocol), so a default protocol, its
+   * config.json and its run keys are exactly what they were before this axis existed.
+   * Volumes are 28^3 at every size.
+   */
+  imageSizes?: number[];
 }
+
+/** The protocol's image sizes (28 when it has no image-size axis). */
+export const imageSizesOf = (p: ProtocolConfig): number[] => p.imageSizes ?? [28];
 
 export const DEFAULT_PROTOCOL: ProtocolConfig = {
   tasks: ['pathmnist', 'bloodmnist', 'dermamnist', 'organmnist3d'],
@@ -74,6 +85,11 @@ export function validateProtocol(p: ProtocolConfig): void {
   if (p.loraAlpha.some((a) => !(a > 0))) throw new UserError('--lora-alpha must be positive numbers, e.g. 8,16');
   noRepeats('--lora-alpha', p.loraAlpha);
   positiveInts('--adapter-width', p.adapterWidth);
+  if (p.imageSizes !== undefined) {
+    noRepeats('--image-size', p.imageSizes);
+    const bad = p.imageSizes.find((s) => !IMAGE_SIZES.includes(s));
+    if (bad !== undefined) throw new UserError(`--image-size ${bad}: use sizes from ${IMAGE_SIZES.join(', ')} (MedMNIST 28, MedMNIST+ 64/128/224), e.g. 28,64`);
+  }
 }
 
 /** The grid point of one fine-tuning run besides task, method and seed. */
@@ -87,12 +103,13 @@ export interface GridPoint {
 const same = <T>(a: readonly T[], b: readonly T[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /**
- * A run's name: task-method[-k<shots>][-r<rank>a<alpha>][-w<width>]-s<seed>. An axis appears
+ * A run's name: task-method[-<size>px][-k<shots>][-r<rank>a<alpha>][-w<width>]-s<seed>. An axis appears
  * in the name only when the protocol sets it away from the default, so the default protocol keeps
  * its short names; the full identity (every axis) is in each run's record (run_key).
  */
-export function runId(p: ProtocolConfig, task: string, method: Method, seed: number, g: GridPoint): string {
+export function runId(p: ProtocolConfig, task: string, method: Method, seed: number, g: GridPoint, imageSize?: number): string {
   let id = `${task}-${method}`;
+  if (p.imageSizes !== undefined && imageSize !== undefined) id += `-${imageSize}px`;
   if (!same(p.shots, DEFAULT_PROTOCOL.shots)) id += `-k${g.shots ?? 'all'}`;
   if (method === 'lora' && !(same(p.loraRank, DEFAULT_PROTOCOL.loraRank) && same(p.loraAlpha, DEFAULT_PROTOCOL.loraAlpha))) id += `-r${g.loraRank}a${g.loraAlpha}`;
   if (method === 'adapter' && !same(p.adapterWidth, DEFAULT_PROTOCOL.adapterWidth)) id += `-w${g.adapterWidth}`;

@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import ort from 'onnxruntime-node';
-import { type DataSourceOptions, type TaskData, loadTask } from '../data/index.js';
+import { type DataSourceOptions, type TaskData, loadTask, loadTaskFile } from '../data/index.js';
 import { MODEL_CONFIGS } from '../model/config.js';
 import { UserError } from '../training/errors.js';
 import { taskHead } from '../training/tasks.js';
@@ -20,10 +20,10 @@ import { type FolderConfig, openFolder } from './folder.js';
 import type { Lock } from './lock.js';
 import { type PlannedRun, planRuns } from './plan.js';
 import { type ProtocolConfig, validateProtocol } from './protocol.js';
-import { Interrupted, completedDetail, completedRow, executeRun, isDone, paths, summarize } from './run_one.js';
+import { Interrupted, completedDetail, completedRow, executeRun, isDone, paths, sizedDataKey, summarize } from './run_one.js';
 import type { ResultRow, RunDetail } from './types.js';
 
-export { Interrupted, RESULT_COLUMNS } from './run_one.js';
+export { Interrupted, RESULT_COLUMNS, resultColumns } from './run_one.js';
 
 export interface StepInfo {
   step: number;
@@ -91,9 +91,20 @@ export function prepare(out: string, protocol: ProtocolConfig, data: DataSourceO
   validateProtocol(protocol);
   if (!MODEL_CONFIGS[protocol.model]) throw new UserError(`unknown --model '${protocol.model}'`);
   const tasks = protocol.tasks.map((t) => taskHead(t).name);
-  const fingerprints: DataFingerprint[] = fingerprintData(tasks, data);
+  const fingerprints: DataFingerprint[] = fingerprintData(tasks, data, protocol.imageSizes);
   const loaded = new Map<string, TaskData>();
-  for (const t of tasks) loaded.set(t, loadTask(t, data));
+  if (protocol.imageSizes === undefined) {
+    for (const t of tasks) loaded.set(t, loadTask(t, data));
+  } else {
+    // one file per task and image size; each must hold images of the size it was found for
+    for (const fp of fingerprints) {
+      const d = loadTaskFile(fp.task, fp.file);
+      if (d.train.info.dim === 2 && d.train.imageSize !== fp.image_size) {
+        throw new UserError(`${fp.file} has ${d.train.imageSize}-px images, but it was found as the ${fp.image_size}-px file of ${fp.task}; rename it, or give each size its own file with --data ${fp.task}=FILE`);
+      }
+      loaded.set(sizedDataKey(fp.task, fp.image_size!), d);
+    }
+  }
   const config: FolderConfig = { protocol, data: fingerprints };
   const lock = openFolder(out, config);
   return { config, loaded, lock };
@@ -246,11 +257,11 @@ function runPool(
 }
 
 export function sortRows(rows: ResultRow[], p: ProtocolConfig): ResultRow[] {
-  const key = (r: ResultRow) => [p.tasks.indexOf(r.task), p.methods.indexOf(r.method), r.seed];
+  const key = (r: ResultRow) => [p.tasks.indexOf(r.task), p.methods.indexOf(r.method), r.image_size ?? 28, r.seed];
   return [...rows].sort((a, b) => {
     const ka = key(a);
     const kb = key(b);
-    for (let i = 0; i < 3; i++) if (ka[i] !== kb[i]) return ka[i]! - kb[i]!;
+    for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i]! - kb[i]!;
     return 0;
   });
 }

@@ -16,7 +16,7 @@ import { loadModel, saveModel } from '../training/checkpoint.js';
 import { UserError } from '../training/errors.js';
 import type { StepLog } from '../training/trainer.js';
 import { type EvaluationResult, evaluate, finetune, pretrain } from '../training/workflows.js';
-import { fingerprintFile } from './data_notes.js';
+import { fingerprintFile, fingerprintFor } from './data_notes.js';
 import type { FolderConfig } from './folder.js';
 import type { FinetuneRun, PlannedRun, PretrainRun } from './plan.js';
 import type { ResultRow, RunDetail } from './types.js';
@@ -33,6 +33,13 @@ export const RESULT_COLUMNS: (keyof ResultRow)[] = [
   'acc', 'auroc', 'ece', 'classwise_ece', 'brier', 'nll', 'temperature', 'ece_ts', 'brier_ts', 'nll_ts', 'val_acc', 'val_auroc', 'threads', 'run_key',
   'multi_label', 'temperature_at_bound', 'auroc_why', 'warnings',
 ];
+
+/** The columns of results.csv: RESULT_COLUMNS, plus `image_size` after the other grid axes when the rows have an image-size axis. */
+export function resultColumns(rows: readonly ResultRow[]): (keyof ResultRow)[] {
+  if (!rows.some((r) => r.image_size !== undefined)) return RESULT_COLUMNS;
+  const at = RESULT_COLUMNS.indexOf('adapter_width') + 1;
+  return [...RESULT_COLUMNS.slice(0, at), 'image_size', ...RESULT_COLUMNS.slice(at)];
+}
 
 const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
 
@@ -105,23 +112,41 @@ export interface RunOptions {
   out: string;
   config: FolderConfig;
   threads: number;
-  /** Data already loaded by the caller (by task); otherwise loaded from config.json's files. */
+  /**
+   * Data already loaded by the caller (by task; with an image-size axis by sizedDataKey);
+   * otherwise loaded from config.json's files.
+   */
   loaded?: Map<string, TaskData>;
   onStep?: (log: StepLog) => void;
   shouldStop?: () => boolean;
 }
 
-/** Loads the tasks' files named in config.json, refusing a file whose content changed since. */
-export function loadConfiguredData(config: FolderConfig, tasks: readonly string[], loaded = new Map<string, TaskData>()): Map<string, TaskData> {
+/** The key of a task's data at an image size in a protocol with an image-size axis. */
+export const sizedDataKey = (task: string, imageSize: number) => `${task}@${imageSize}`;
+
+/**
+ * Loads the tasks' files named in config.json (at the run's image size, with an image-size axis),
+ * refusing a file whose content changed since. Returns the run's data by task; `cache` (by task,
+ * or by sizedDataKey with an image-size axis) keeps what was loaded for later runs.
+ */
+export function loadConfiguredData(config: FolderConfig, tasks: readonly string[], cache = new Map<string, TaskData>(), imageSize?: number): Map<string, TaskData> {
+  const sized = config.protocol.imageSizes !== undefined;
+  const size = imageSize ?? 28;
+  const out = new Map<string, TaskData>();
   for (const t of tasks) {
-    if (loaded.has(t)) continue;
-    const fp = config.data.find((d) => d.task === t);
-    if (!fp) throw new UserError(`config.json names no data file for ${t}`);
-    if (!existsSync(fp.file)) throw new UserError(`${fp.file} (data of ${t}, named in config.json) does not exist on this machine`);
-    if (fingerprintFile(fp.file).sha256 !== fp.sha256) throw new UserError(`${fp.file} changed since the folder was set up (its sha256 differs from config.json); use another --out`);
-    loaded.set(t, loadTaskFile(t, fp.file));
+    const fp = sized ? fingerprintFor(config.data, t, size) : config.data.find((d) => d.task === t);
+    const key = sized ? sizedDataKey(t, fp?.image_size ?? size) : t;
+    let d = cache.get(key);
+    if (!d) {
+      if (!fp) throw new UserError(`config.json names no data file for ${t}${sized ? ` at ${size} px` : ''}`);
+      if (!existsSync(fp.file)) throw new UserError(`${fp.file} (data of ${t}, named in config.json) does not exist on this machine`);
+      if (fingerprintFile(fp.file).sha256 !== fp.sha256) throw new UserError(`${fp.file} changed since the folder was set up (its sha256 differs from config.json); use another --out`);
+      d = loadTaskFile(t, fp.file);
+      cache.set(key, d);
+    }
+    out.set(t, d);
   }
-  return loaded;
+  return out;
 }
 
 export async function executeRun(run: PlannedRun, o: RunOptions): Promise<void> {
@@ -138,9 +163,10 @@ export async function executeRun(run: PlannedRun, o: RunOptions): Promise<void> 
 
 async function executePretrain(run: PretrainRun, o: RunOptions, model: NonNullable<(typeof MODEL_CONFIGS)[string]>, key: string): Promise<void> {
   const p = o.config.protocol;
-  const loaded = loadConfiguredData(o.config, p.tasks, o.loaded);
+  const loaded = loadConfiguredData(o.config, p.tasks, o.loaded, run.imageSize);
   const t = await pretrain({
     tasks: p.tasks,
+    // the model takes the data's image size (pretrain checks that all 2D tasks have one)
     config: model,
     loaded,
     seed: run.seed,
@@ -161,7 +187,7 @@ async function executePretrain(run: PretrainRun, o: RunOptions, model: NonNullab
 
 async function executeFinetune(run: FinetuneRun, o: RunOptions, model: NonNullable<(typeof MODEL_CONFIGS)[string]>, key: string): Promise<void> {
   const p = o.config.protocol;
-  const loaded = loadConfiguredData(o.config, [run.task], o.loaded);
+  const loaded = loadConfiguredData(o.config, [run.task], o.loaded, run.imageSize);
   let from;
   if (run.pretrainId) {
     const pre = paths(o.out, run.pretrainId);
@@ -199,6 +225,7 @@ async function executeFinetune(run: FinetuneRun, o: RunOptions, model: NonNullab
     lora_rank: run.loraRank,
     lora_alpha: run.loraAlpha,
     adapter_width: run.adapterWidth,
+    ...(run.imageSize !== undefined ? { image_size: run.imageSize } : {}),
     trainable_params: t.result.trainableCount,
     steps: t.result.stepsDone,
     train_seconds: Number(t.result.seconds.toFixed(3)),

@@ -13,6 +13,8 @@ export interface ResultRow {
   lora_rank: number | null;
   lora_alpha: number | null;
   adapter_width: number | null;
+  /** 2D image size (px) of the run's data and model: only in grids with an image-size axis (28 px otherwise). */
+  image_size?: number;
   trainable_params: number;
   steps: number;
   train_seconds: number;

@@ -5,7 +5,7 @@
  */
 import type { Method } from '../model/stmedfm.js';
 import { type Cell, METHOD_LABEL, aggregate, methodsPresent, taskOrder } from './aggregate.js';
-import { type GridTable, baseRows, formatAxisValue, gridTables, variedAxes } from './grid.js';
+import { type GridTable, baseRows, formatAxisValue, gridHeading, gridTables, variedAxes } from './grid.js';
 import { escapeHtml } from './html_util.js';
 import { type Plot, buildPlots } from './plots.js';
 import { type ReadingSection, readResults } from './reading.js';
@@ -112,7 +112,7 @@ export function renderMarkdown(model: ReportModel, plotFiles: ReadonlyMap<string
   }
   if (model.grid.length > 0) {
     out.push('## Grid', '');
-    for (const g of model.grid) out.push(`### Test AUROC against ${g.axis.label}`, '', markdownTable(g.table), '', `_${g.note}_`, '');
+    for (const g of model.grid) out.push(`### ${gridHeading(g.axis)}`, '', markdownTable(g.table), '', `_${g.note}_`, '');
   }
   out.push('## What the numbers show', '');
   for (const s of model.reading) {
@@ -215,7 +215,7 @@ export function renderHtml(model: ReportModel, svgs: ReadonlyMap<string, string>
 
   if (model.grid.length > 0) {
     h.push('<h2 id="grid">Grid</h2>');
-    for (const g of model.grid) h.push(`<h3>Test AUROC against ${escapeHtml(g.axis.label)}</h3>`, tableBlock(g.table, 'results'), `<p class="note">${escapeHtml(g.note)}</p>`);
+    for (const g of model.grid) h.push(`<h3>${escapeHtml(gridHeading(g.axis))}</h3>`, tableBlock(g.table, 'results'), `<p class="note">${escapeHtml(g.note)}</p>`);
   }
   h.push('<h2 id="reading">What the numbers show</h2>');
   for (const s of model.reading) {

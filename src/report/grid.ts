@@ -1,8 +1,9 @@
 /**
  * Experiment grids in the report: which extra axes (few-shot k, LoRA rank and alpha, adapter
- * width) a results set varies, the "base point" the main tables show (the default value of each
- * varied axis when present), and one table per varied axis: test AUROC, mean ± std over seeds,
- * against the axis value, the other axes held at their base value.
+ * width, image size) a results set varies, the "base point" the main tables show (the default
+ * value of each varied axis when present), and one table per varied axis: test AUROC (and, for
+ * image size, accuracy), mean ± std over seeds, against the axis value, the other axes held at
+ * their base value.
  */
 import type { ResultRow } from '../experiments/types.js';
 import type { Method } from '../model/stmedfm.js';
@@ -10,7 +11,9 @@ import { methodRank, taskOrder } from './aggregate.js';
 import { formatMeanStd, meanStd } from './stats.js';
 import type { Table, TableCell } from './tables.js';
 
-type AxisKey = 'shots' | 'lora_rank' | 'lora_alpha' | 'adapter_width';
+type AxisKey = 'shots' | 'lora_rank' | 'lora_alpha' | 'adapter_width' | 'image_size';
+type Metric = 'auroc' | 'acc';
+const METRIC_LABEL: Record<Metric, string> = { auroc: 'AUROC', acc: 'accuracy' };
 
 export interface GridAxis {
   key: AxisKey;
@@ -19,6 +22,8 @@ export interface GridAxis {
   methods?: readonly Method[];
   /** The protocol default: the base point when the results contain it. */
   preferred: number | null;
+  /** Test metrics shown against the axis (default: AUROC). */
+  metrics?: readonly Metric[];
 }
 
 export const GRID_AXES: readonly GridAxis[] = [
@@ -26,10 +31,12 @@ export const GRID_AXES: readonly GridAxis[] = [
   { key: 'lora_rank', label: 'LoRA rank', methods: ['lora'], preferred: 4 },
   { key: 'lora_alpha', label: 'LoRA alpha', methods: ['lora'], preferred: 8 },
   { key: 'adapter_width', label: 'adapter width', methods: ['adapter'], preferred: 8 },
+  // Rows without an image size (grids without this axis) are at 28 px.
+  { key: 'image_size', label: 'image size (px)', preferred: 28, metrics: ['auroc', 'acc'] },
 ];
 
 const applies = (a: GridAxis, r: ResultRow) => !a.methods || a.methods.includes(r.method);
-const valueOf = (a: GridAxis, r: ResultRow): number | null => (r as unknown as Record<string, number | null | undefined>)[a.key] ?? null;
+const valueOf = (a: GridAxis, r: ResultRow): number | null => (r as unknown as Record<string, number | null | undefined>)[a.key] ?? (a.key === 'image_size' ? 28 : null);
 export const formatAxisValue = (v: number | null) => (v === null ? 'all' : String(v));
 /** Ascending, with "all" (the whole train split) last. */
 const order = (a: number | null, b: number | null) => (a === null ? 1 : b === null ? -1 : a - b);
@@ -59,13 +66,18 @@ export function baseRows(rows: readonly ResultRow[]): ResultRow[] {
   return rows.filter((r) => atBase(axes, r));
 }
 
+const metricsOf = (a: GridAxis): readonly Metric[] => a.metrics ?? ['auroc'];
+
+/** The heading of an axis' table: "Test AUROC against ..." (and accuracy, where shown). */
+export const gridHeading = (a: GridAxis): string => `Test ${metricsOf(a).map((m) => METRIC_LABEL[m]).join(' and ')} against ${a.label}`;
+
 export interface GridTable {
   axis: VariedAxis;
   table: Table;
   note: string;
 }
 
-/** One table per varied axis: rows task x method, columns the axis values, cells test AUROC over seeds. */
+/** One table per varied axis: rows task x method, columns the axis values (x metrics), cells test AUROC (accuracy) over seeds. */
 export function gridTables(rows: readonly ResultRow[]): GridTable[] {
   const axes = variedAxes(rows);
   return axes.map((axis) => {
@@ -77,10 +89,12 @@ export function gridTables(rows: readonly ResultRow[]): GridTable[] {
     for (const task of tasks) {
       methods.forEach((method, i) => {
         const cells: TableCell[] = [{ text: task }, { text: method }];
-        for (const v of axis.values) {
-          const aur = rel.filter((r) => r.task === task && r.method === method && valueOf(axis, r) === v).map((r) => r.auroc ?? NaN);
-          const s = meanStd(aur);
-          cells.push({ text: aur.length ? `${formatMeanStd(s)} (${aur.length} seed${aur.length === 1 ? '' : 's'})` : '—' });
+        for (const metric of metricsOf(axis)) {
+          for (const v of axis.values) {
+            const xs = rel.filter((r) => r.task === task && r.method === method && valueOf(axis, r) === v).map((r) => r[metric] ?? NaN);
+            const s = meanStd(xs);
+            cells.push({ text: xs.length ? `${formatMeanStd(s)} (${xs.length} seed${xs.length === 1 ? '' : 's'})` : '—' });
+          }
         }
         body.push(cells);
         groupStart.push(i === 0);
@@ -90,11 +104,17 @@ export function gridTables(rows: readonly ResultRow[]): GridTable[] {
     return {
       axis,
       table: {
-        columns: [{ label: 'task', align: 'left' }, { label: 'method', align: 'left' }, ...axis.values.map((v) => ({ label: `${axis.label} ${formatAxisValue(v)}`, align: 'right' as const }))],
+        columns: [
+          { label: 'task', align: 'left' },
+          { label: 'method', align: 'left' },
+          ...metricsOf(axis).flatMap((m) =>
+            axis.values.map((v) => ({ label: `${axis.label} ${formatAxisValue(v)}${metricsOf(axis).length > 1 ? ` ${METRIC_LABEL[m]}` : ''}`, align: 'right' as const })),
+          ),
+        ],
         rows: body,
         groupStart,
       },
-      note: `Test AUROC against ${axis.label}: mean ± sample standard deviation over seeds.${held.length ? ` Other axes held at ${held.join(', ')}.` : ''}`,
+      note: `Test ${metricsOf(axis).map((m) => METRIC_LABEL[m]).join(' and ')} against ${axis.label}: mean ± sample standard deviation over seeds.${held.length ? ` Other axes held at ${held.join(', ')}.` : ''}`,
     };
   });
 }

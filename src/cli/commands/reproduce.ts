@@ -11,7 +11,7 @@ import { readFolderConfig } from '../../experiments/folder.js';
 import { lockOrFail } from '../../experiments/lock.js';
 import { planRuns } from '../../experiments/plan.js';
 import { DEFAULT_PROTOCOL, type ProtocolConfig } from '../../experiments/protocol.js';
-import { Interrupted, RESULT_COLUMNS, type ReproduceEvents, collectResults, executionDefaults, machineInfo, prepare, reproduce, toCsv } from '../../experiments/reproduce.js';
+import { Interrupted, type ReproduceEvents, resultColumns, collectResults, executionDefaults, machineInfo, prepare, reproduce, toCsv } from '../../experiments/reproduce.js';
 import { runByIndex } from '../../experiments/run_index.js';
 import { submitSlurm, waitForSlurm } from '../../experiments/slurm.js';
 import type { ResultRow, RunDetail } from '../../experiments/types.js';
@@ -31,6 +31,7 @@ interface Opts {
   loraRank?: string[];
   loraAlpha?: string[];
   adapterWidth?: string[];
+  imageSize?: string[];
   out: string;
   threads?: number;
   jobs?: number;
@@ -82,6 +83,11 @@ function resolveProtocol(o: Opts): ProtocolConfig {
   if (o.loraRank) p.loraRank = numbers('--lora-rank', o.loraRank, { int: true }) as number[];
   if (o.loraAlpha) p.loraAlpha = numbers('--lora-alpha', o.loraAlpha) as number[];
   if (o.adapterWidth) p.adapterWidth = numbers('--adapter-width', o.adapterWidth, { int: true }) as number[];
+  if (o.imageSize) {
+    const sizes = numbers('--image-size', o.imageSize, { int: true }) as number[];
+    // 28 alone is the SPEC protocol itself: no axis, so its folder, ids and run keys stay the same.
+    if (!(sizes.length === 1 && sizes[0] === 28)) p.imageSizes = sizes;
+  }
   if (o.pretrainSteps !== undefined) p.pretrainSteps = o.pretrainSteps;
   if (o.steps2d !== undefined) p.finetuneSteps2d = o.steps2d;
   if (o.steps3d !== undefined) p.finetuneSteps3d = o.steps3d;
@@ -140,7 +146,7 @@ function progress(quiet: boolean) {
 async function writeOutputs(out: string, rows: ResultRow[], details: RunDetail[], config: ReturnType<typeof readFolderConfig>, threads: number, seconds: number): Promise<void> {
   const dataNotes = describeData(config.data);
   writeFileAtomicSync(join(out, 'results.json'), `${JSON.stringify(rows, null, 2)}\n`);
-  writeFileAtomicSync(join(out, 'results.csv'), toCsv(rows, RESULT_COLUMNS));
+  writeFileAtomicSync(join(out, 'results.csv'), toCsv(rows, resultColumns(rows)));
   writeFileAtomicSync(join(out, 'data.json'), `${JSON.stringify(dataNotes, null, 2)}\n`);
   const rep = await writeReport(out, { rows, details, config, dataNotes, machine: machineInfo(threads), totalSeconds: seconds });
   for (const e of rep.plotErrors) process.stderr.write(`stmedfm: warning: plot ${e.name} failed: ${e.message}\n`);
@@ -198,7 +204,7 @@ async function reportOnly(o: Opts): Promise<void> {
 export function registerReproduce(program: Command): void {
   program
     .command('reproduce')
-    .description('the whole protocol grid: pretraining per seed, every task x method (x shots, LoRA rank/alpha, adapter width), evaluation, results and report (resumable)')
+    .description('the whole protocol grid: pretraining per seed (and image size), every task x method (x shots, LoRA rank/alpha, adapter width, image size), evaluation, results and report (resumable)')
     .option('--data-dir <dir>', 'folder with MedMNIST files under official names (default: the built-in demo pack of real MedMNIST subsets)')
     .option('--data <name=file>', 'use FILE for task NAME (repeatable)', collect, [])
     .option('--tasks <a,b,...>', `tasks (default ${DEFAULT_PROTOCOL.tasks.join(',')})`, list)
@@ -208,6 +214,13 @@ export function registerReproduce(program: Command): void {
     .option('--lora-rank <r,...>', `LoRA ranks (grid axis; default ${DEFAULT_PROTOCOL.loraRank.join(',')})`, list)
     .option('--lora-alpha <a,...>', `LoRA alphas (grid axis; default ${DEFAULT_PROTOCOL.loraAlpha.join(',')})`, list)
     .option('--adapter-width <w,...>', `adapter bottleneck widths (grid axis; default ${DEFAULT_PROTOCOL.adapterWidth.join(',')})`, list)
+    .option(
+      '--image-size <px,...>',
+      '2D image sizes (grid axis; default 28): 28, 64, 128, 224. Each size has its own pretraining, and its runs start from it. ' +
+        'Data per size: --data-dir finds <task>.npz (28 px) and <task>_<size>.npz (MedMNIST+ names, e.g. bloodmnist_64.npz); ' +
+        '--data NAME=FILE may be given once per size (the size is read from the file). Volumes stay 28^3',
+      list,
+    )
     .option('--out <dir>', 'output folder', 'stmedfm-results')
     .option('--jobs <n>', 'fine-tuning runs at once, each in its own process (default: the cores available)', int('--jobs', 1))
     .option('--threads <n>', 'ONNX Runtime threads per run (default: cores / jobs; pretraining gets all cores when no other run can run beside it)', int('--threads', 1))
@@ -235,7 +248,7 @@ export function registerReproduce(program: Command): void {
         if (o.runIndex !== undefined) return runOne(o);
         if (o.reportOnly) return reportOnly(o);
         const protocol = resolveProtocol(o);
-        const data = dataOptions(o);
+        const data = dataOptions(o, { sized: true });
         if (o.planOnly || o.executor === 'slurm') {
           const { lock } = prepare(o.out, protocol, data);
           try {
