@@ -97,6 +97,13 @@ export function parseSizedDataOverrides(specs: readonly string[]): Pick<DataSour
   return { files, ...(Object.keys(sizedFiles).length ? { sizedFiles } : {}) };
 }
 
+/** How to get data at an image size: `data import` writes 28 and 64 px; 128 and 224 px come from MedMNIST+ itself. */
+export function howToGetSize(size: number, name?: string): string {
+  return size === 28 || size === 64
+    ? `\`stmedfm data import ... --size ${size}${name ? ` --out ${dataFileName(name, size)}` : ''}\``
+    : `MedMNIST+'s ${name ? dataFileName(name, size) : `_${size}.npz file`}`;
+}
+
 /** The file name of a task at an image size in a data folder: MedMNIST's `<name>.npz` at 28 px, MedMNIST+'s `<name>_<size>.npz` otherwise. */
 export function dataFileName(name: string, size = 28): string {
   return size === 28 ? `${name}.npz` : `${name}_${size}.npz`;
@@ -116,7 +123,7 @@ export function resolveDataFile(task: string, opts: DataSourceOptions = {}, size
     const found = Object.entries(sized).map(([s, f]) => `${f} (${s} px)`).join(', ');
     if (want === undefined) throw new DataError(`--data gives ${info.name} once per image size (${found}); only \`reproduce --image-size\` takes several files for a task`);
     const f = sized[want];
-    if (f === undefined) throw new DataError(`no ${want}-px data file for ${info.name}: --data gave ${found}; add --data ${info.name}=FILE with ${want}-px images (\`stmedfm data import ... --size ${want}\`)`);
+    if (f === undefined) throw new DataError(`no ${want}-px data file for ${info.name}: --data gave ${found}; add --data ${info.name}=FILE with ${want}-px images (${howToGetSize(want)})`);
     return f;
   }
   const override = opts.files?.[info.name] ?? opts.files?.[task];
@@ -147,7 +154,7 @@ export function resolveDataFile(task: string, opts: DataSourceOptions = {}, size
     });
     throw new DataError(
       `no ${want}-px data file for ${info.name} (looked for ${tried.join(', ')}; found ${found.length ? found.join(', ') : 'no file of this task'}); ` +
-        `import the images at ${want} px (\`stmedfm data import ... --size ${want} --out ${dataFileName(info.name, want)}\`), or give --data ${info.name}=FILE`,
+        `get ${want}-px images (${howToGetSize(want, info.name)}) into the folder, or give --data ${info.name}=FILE`,
     );
   }
   throw new DataError(

@@ -4,7 +4,7 @@
  * takes the data's size; a checkpoint keeps its own, so other data is refused with the fix.
  */
 import { basename } from 'node:path';
-import type { TaskSplit } from '../data/index.js';
+import { type TaskSplit, howToGetSize } from '../data/index.js';
 import { type ModelConfig, withImageSize } from '../model/config.js';
 import { UserError } from './errors.js';
 
@@ -36,6 +36,6 @@ export function checkImageSizeFits(config: ModelConfig, split: TaskSplit, what: 
   if (m === d) return;
   throw new UserError(
     `${what} is a ${m}-px model, but ${basename(split.file)} has ${d}-px images (${split.task}); ` +
-      `use ${m}-px data (\`stmedfm data import ... --size ${m}\`, or the ${m}-px MedMNIST file), or a model of ${d} px (\`stmedfm pretrain\` on the ${d}-px files, then start from it)`,
+      `use ${m}-px data (${howToGetSize(m)}), or a model of ${d} px (\`stmedfm pretrain\` on the ${d}-px files, then start from it)`,
   );
 }

@@ -169,7 +169,7 @@ export async function finetune(o: FinetuneOptions): Promise<TrainedModel> {
     store = ParamStore.init(model.specs(), seed);
   } else {
     const base = o.from!;
-    checkImageSizeFits(base.model.config, data.train, 'the checkpoint to start from (--from)');
+    checkImageSizeFits(base.model.config, data.train, 'the checkpoint to start from');
     if (base.model.peft) throw new UserError(`--from checkpoint already carries a ${base.model.peft.kind} config; fine-tune from a plain (pretrained or fully fine-tuned) checkpoint`);
     const known = base.model.headsByName.get(head.name);
     if (known) checkHeadFits(known, head, '--from checkpoint');

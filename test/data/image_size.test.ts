@@ -12,7 +12,9 @@ import { npyArray, writeNpyFile } from '../../src/data/npy.js';
 import { writeNpz } from '../../src/data/npz.js';
 import { getDataset } from '../../src/data/registry.js';
 import { synthesize } from '../../src/data/synth.js';
+import { exportOnnx } from '../../src/inference/export.js';
 import { readPredictInputs } from '../../src/inference/input.js';
+import { withImageSize } from '../../src/model/config.js';
 import { ParamStore } from '../../src/model/params.js';
 import { STMedFM } from '../../src/model/stmedfm.js';
 import { finetune, evaluate } from '../../src/training/workflows.js';
@@ -73,8 +75,8 @@ describe('the model takes the data\'s size', () => {
     const from = { model, store: ParamStore.init(model.specs(), 0), config: { format: 'stmedfm/1', model: SMALL_28, heads: [...model.heads] } };
     const e = await finetune({ task: 'bloodmnist', method: 'lora', from, loaded, steps: 1 }).catch((x: Error) => x);
     expect((e as Error).message).toBe(
-      'the checkpoint to start from (--from) is a 28-px model, but bloodmnist_64.npz has 64-px images (bloodmnist); ' +
-        'use 28-px data (`stmedfm data import ... --size 28`, or the 28-px MedMNIST file), or a model of 64 px (`stmedfm pretrain` on the 64-px files, then start from it)',
+      'the checkpoint to start from is a 28-px model, but bloodmnist_64.npz has 64-px images (bloodmnist); ' +
+        'use 28-px data (`stmedfm data import ... --size 28`), or a model of 64 px (`stmedfm pretrain` on the 64-px files, then start from it)',
     );
     const ev = await evaluate(from, { task: 'bloodmnist', split: 'test', loaded }).catch((x: Error) => x);
     expect((ev as Error).message).toMatch(/^the checkpoint is a 28-px model, but bloodmnist_64\.npz has 64-px images/);
@@ -103,5 +105,19 @@ describe('predict inputs at the checkpoint\'s size', () => {
       `${f}: shape [2,28,28,3] does not fit bloodmnist, which takes [64,64,3] or [N,64,64,3] uint8 arrays ` +
         '(the model takes 64-px images and this array is 28 px; arrays are not resized: give PNG/JPEG files, which are, or an array at 64 px)',
     );
+  });
+});
+
+describe('export at the checkpoint\'s size', () => {
+  it('a 64-px model exports with a [batch, 3, 64, 64] input that ONNX Runtime runs', async () => {
+    const model = new STMedFM(withImageSize(SMALL_28, 64), [taskHead('bloodmnist')]);
+    const out = join(makeTmpDir().dir, 'blood64.onnx');
+    const info = await exportOnnx(model, ParamStore.init(model.specs(), 0), 'bloodmnist', out);
+    expect(info.inputShape).toEqual(['batch', 3, 64, 64]);
+    const ort = (await import('onnxruntime-node')).default;
+    const session = await ort.InferenceSession.create(out);
+    const r = await session.run({ x: new ort.Tensor('float32', new Float32Array(2 * 3 * 64 * 64), [2, 3, 64, 64]) });
+    expect(r.probabilities!.dims).toEqual([2, 8]);
+    await session.release();
   });
 });

@@ -3,8 +3,9 @@
  * from the pretraining of its size; data found per size (MedMNIST+ names, or --data once per
  * size); a missing size is one error listing what was found; the report shows the axis.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { writeSynth } from '../../src/data/index.js';
 import { fingerprintData } from '../../src/experiments/data_notes.js';
@@ -60,7 +61,7 @@ describe('image-size axis: data per size', () => {
     expect(e.message).toBe(
       `no 128-px data file for bloodmnist (looked for ${join(dir, 'bloodmnist_128.npz')}; ` +
         `found ${join(dir, 'bloodmnist.npz')} (28 px), ${join(dir, 'bloodmnist_64.npz')} (64 px)); ` +
-        'import the images at 128 px (`stmedfm data import ... --size 128 --out bloodmnist_128.npz`), or give --data bloodmnist=FILE',
+        "get 128-px images (MedMNIST+'s bloodmnist_128.npz) into the folder, or give --data bloodmnist=FILE",
     );
   });
 });
@@ -93,8 +94,16 @@ describe('stmedfm reproduce --image-size 28,64 (end to end, tiny)', () => {
     expect(md).toMatch(/### Test AUROC and accuracy against image size \(px\)/);
     expect(md).toMatch(/\| task \| method \| image size \(px\) 28 AUROC \| image size \(px\) 64 AUROC \| image size \(px\) 28 accuracy \| image size \(px\) 64 accuracy \|/);
     expect(existsSync(join(out, 'report.html'))).toBe(true);
-    // --report-only and --run-index read the same plan from config.json
+    // --report-only reads the same plan from config.json
     const again = runCli(['reproduce', '--out', out, '--report-only', '--quiet']);
     expect(again.code).toBe(0);
+    // predict on the 64-px checkpoint resizes a 40x30 PNG to 64 px
+    const png = new PNG({ width: 40, height: 30 });
+    png.data.fill(180);
+    writeFileSync(join(dir, 'cell.png'), PNG.sync.write(png));
+    const p = runCli(['predict', '--checkpoint', join(out, 'checkpoints', 'bloodmnist-full-64px-s0.safetensors'), '--task', 'bloodmnist', '--input', join(dir, 'cell.png'), '--threads', '1', '--json']);
+    expect(p.code).toBe(0);
+    expect(p.stderr).toMatch(/1 image\(s\) resized to 64x64/);
+    expect(JSON.parse(p.stdout).probabilities[0]).toHaveLength(8);
   }, 120_000);
 });
