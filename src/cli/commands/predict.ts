@@ -18,7 +18,7 @@ export function registerPredict(program: Command): void {
     .command('predict')
     .description(
       'class probabilities for images (.png, .jpg), volumes (.nii, .nii.gz, DICOM series folders), folders of them, a CSV manifest, or .npy/.npz arrays. ' +
-        'Images and volumes are preprocessed as `data import` does: converted to the task\'s colour mode and RESIZED to the checkpoint\'s image size (28 px, or the 64/128/224 px it was trained at; antialiased bicubic, like PIL); ' +
+        'Images and volumes are preprocessed as `data import` does: converted to the task\'s colour mode and RESIZED to 28 px, or to the checkpoint\'s size when it was trained at 64/128/224 px (antialiased bicubic, like PIL); ' +
         'volumes reoriented to the OrganMNIST3D convention, HU-windowed and resized. One output row per input (CSV on stdout, or --json): the predicted class (multi-label tasks: every label with p > 0.5, "(none)" if none) and each probability.',
     )
     .requiredOption('--checkpoint <file>', 'checkpoint (.safetensors)')
