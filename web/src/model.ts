@@ -86,9 +86,10 @@ function argmax(p: Float32Array): number {
   return k;
 }
 
-function preprocess(name: string, bytes: Uint8Array, info: DatasetInfo): ModelInput & { warnings: string[] } {
+/** `imageSize`: the model's 2D input side (28, or the MedMNIST+ size it was trained at); images are resized to it. */
+function preprocess(name: string, bytes: Uint8Array, info: DatasetInfo, imageSize: number): ModelInput & { warnings: string[] } {
   checkInputType(name, info);
-  const input = inputFromBytes(name, bytes, info);
+  const input = inputFromBytes(name, bytes, info, imageSize);
   if (input.n !== 1) throw new PageError(`${name}: holds ${input.n} samples; drop one image or volume at a time`);
   return input;
 }
@@ -107,6 +108,7 @@ export async function loadOnnx(name: string, bytes: Uint8Array, threads: number)
   const info = getDataset(task);
   const labels: string[] = JSON.parse(meta['stmedfm.labels'] ?? '[]');
   const calibration = onnxCalibration(meta);
+  const imageSize = (JSON.parse(meta['stmedfm.model'] ?? '{}') as { stem2d?: { imageSize?: number } }).stem2d?.imageSize ?? 28;
   const session = await ForwardSession.create(bytes, { threads });
   return {
     description: `${name}: exported ${task} model (${labels.length} classes)`,
@@ -114,7 +116,7 @@ export async function loadOnnx(name: string, bytes: Uint8Array, threads: number)
     task,
     info: () => info,
     async classify(file, data) {
-      const input = preprocess(file, data, info);
+      const input = preprocess(file, data, info, imageSize);
       const t0 = performance.now();
       const out = await session.run({ x: floatTensor(input.data.slice(), input.shape) }, ['probabilities']);
       const probs = Float32Array.from(out.probabilities!.data as Float32Array);
@@ -148,7 +150,7 @@ export function checkpointModel(
     info: () => getDataset(m.task),
     async classify(file, data) {
       const info = m.info();
-      const input = preprocess(file, data, info);
+      const input = preprocess(file, data, info, loaded.model.config.stem2d.imageSize);
       let p = predictors.get(m.task);
       if (!p) {
         p = await Predictor.create(loaded.model, loaded.store, m.task, { threads, batch: 1 });
