@@ -38,6 +38,11 @@ interface CommonOpts {
 }
 
 const OUTPUT_HELP = `
+Image size: the model takes its data's 2D image size, read from the file: 28 px (MedMNIST) or
+64/128/224 px (MedMNIST+, e.g. \`data import --size 64\`), with the patch conv keeping 7-8 tokens
+a side (\`stmedfm info --image-size 64\`). A checkpoint keeps its size: starting from (or
+evaluating) a checkpoint of another size than the data is refused, naming both sizes.
+
 Output: --out must end in .safetensors; its optimizer state goes to <out>.optim.safetensors.
 --log must end in .jsonl, .ndjson, .log or .txt. Outputs may not be any of the inputs, and
 missing folders are created. Everything is checked before training starts.
