@@ -3,7 +3,7 @@
  * from the pretraining of its size; data found per size (MedMNIST+ names, or --data once per
  * size); a missing size is one error listing what was found; the report shows the axis.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
@@ -12,7 +12,9 @@ import { fingerprintData } from '../../src/experiments/data_notes.js';
 import type { FolderConfig } from '../../src/experiments/folder.js';
 import { planRuns } from '../../src/experiments/plan.js';
 import { DEFAULT_PROTOCOL, type ProtocolConfig } from '../../src/experiments/protocol.js';
+import { prepare } from '../../src/experiments/reproduce.js';
 import { runKey } from '../../src/experiments/run_one.js';
+import { submitSlurm } from '../../src/experiments/slurm.js';
 import type { ResultRow } from '../../src/experiments/types.js';
 import { loadModel } from '../../src/training/checkpoint.js';
 import { errorOf } from '../helpers/errors.js';
@@ -63,6 +65,36 @@ describe('image-size axis: data per size', () => {
         `found ${join(dir, 'bloodmnist.npz')} (28 px), ${join(dir, 'bloodmnist_64.npz')} (64 px)); ` +
         "get 128-px images (MedMNIST+'s bloodmnist_128.npz) into the folder, or give --data bloodmnist=FILE",
     );
+  });
+});
+
+describe('image-size axis under SLURM', () => {
+  it('submits both sizes\' pretrainings as one array, and the runs that start from them after it', () => {
+    const dir = makeTmpDir().dir;
+    const sizes = { train: 8, val: 4, test: 4 };
+    writeSynth(join(dir, 'bloodmnist.npz'), 'bloodmnist', { sizes });
+    writeSynth(join(dir, 'bloodmnist_64.npz'), 'bloodmnist', { sizes, size: 64 });
+    const out = join(dir, 'out');
+    const p = protocol({ tasks: ['bloodmnist'], methods: ['scratch', 'lora'], seeds: [0], imageSizes: [28, 64] });
+    prepare(out, p, { dataDir: dir, cacheDir: dir }).lock.release();
+    // a stand-in sbatch on the PATH that records its arguments and answers with a job id
+    const log = join(dir, 'sbatch.log');
+    const sbatch = join(dir, 'sbatch');
+    writeFileSync(sbatch, `#!/bin/sh\necho "$@" >> '${log}'\nwc -l < '${log}' | tr -d ' '\n`);
+    chmodSync(sbatch, 0o755);
+    const path = process.env.PATH;
+    process.env.PATH = `${dir}:${path}`;
+    try {
+      const sub = submitSlurm({ out, threads: 1, pretrainThreads: 1, cli: ['stmedfm'] });
+      // plan: 0 pretrain-28px-s0, 1 pretrain-64px-s0, 2 scratch-28px, 3 lora-28px, 4 scratch-64px, 5 lora-64px
+      expect(sub.pretrain).toEqual({ job: '1', runs: [0, 1] });
+      expect(sub.finetune).toEqual({ job: '2', runs: [3, 5] });
+      expect(sub.independent).toEqual({ job: '3', runs: [2, 4] });
+      const calls = readFileSync(log, 'utf8').trim().split('\n');
+      expect(calls[1]).toMatch(/--array 3,5 .*--dependency afterok:1 /);
+    } finally {
+      process.env.PATH = path;
+    }
   });
 });
 
