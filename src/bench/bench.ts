@@ -7,12 +7,14 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildTrainingGraph } from '../engine/optim/train_graph.js';
+import { DataParallelTrainingSession } from '../engine/runtime/data_parallel.js';
 import { TrainingSession } from '../engine/runtime/training.js';
 import { floatTensor, int64Tensor } from '../engine/runtime/tensors.js';
 import { Predictor } from '../inference/predictor.js';
 import { STMEDFM_TINY, type TaskHead } from '../model/config.js';
 import { ParamStore } from '../model/params.js';
 import { STMedFM } from '../model/stmedfm.js';
+import { buildDataParallelStep } from '../training/data_parallel.js';
 import { buildLossGraph, classWeightsFeed } from '../training/graphs.js';
 import { Rng } from '../util/rng.js';
 
@@ -83,9 +85,17 @@ export function benchTrainingStep(task: string, batch: number) {
   return { graph: tg.graph, spec: tg.spec, init, feeds };
 }
 
-/** A training step of full fine-tuning on random data, ready to run repeatedly (benchmarks and A/B runs). */
-export async function trainStepRunner(task: string, batch: number, opts: { threads: number; profilePrefix?: string }) {
+/**
+ * A training step of full fine-tuning on random data, ready to run repeatedly (benchmarks and A/B
+ * runs). With `replicas` > 1 the step is data-parallel: that many replicas of one thread each.
+ */
+export async function trainStepRunner(task: string, batch: number, opts: { threads: number; replicas?: number; profilePrefix?: string }) {
   const step = benchTrainingStep(task, batch);
+  if ((opts.replicas ?? 1) > 1) {
+    const dp = benchDataParallelStep(task, batch, opts.replicas!);
+    const session = await DataParallelTrainingSession.create(dp.gradient.graph, dp.gradient.spec, dp.update, step.init, { replicas: opts.replicas!, shard: dp.shard });
+    return { run: () => session.step(step.feeds, { lr: 1e-3 }), release: () => session.release() };
+  }
   const session = await TrainingSession.create(step.graph, step.spec, step.init, { threads: opts.threads, ...(opts.profilePrefix ? { profilePrefix: opts.profilePrefix } : {}) });
   return {
     run: () => session.step(step.feeds, { lr: 1e-3 }),
@@ -94,6 +104,18 @@ export async function trainStepRunner(task: string, batch: number, opts: { threa
       await session.release();
     },
   };
+}
+
+/** The data-parallel form of `benchTrainingStep`'s step (same model, parameters and feeds). */
+export function benchDataParallelStep(task: string, batch: number, replicas: number) {
+  const model = new STMedFM(STMEDFM_TINY, BENCH_HEADS);
+  const store = ParamStore.init(model.specs(), 0);
+  const trainable = model.trainableSpecs(task, 'full');
+  const decay = new Map(trainable.map((s) => [s.name, s.decay]));
+  return buildDataParallelStep(model, store, new Set(trainable.map((s) => s.name)), [{ task, batchSize: batch }], replicas, {
+    decay: (p) => decay.get(p) ?? false,
+    optimizer: { kind: 'adamw' },
+  });
 }
 
 /** Median ms of one full training step (forward, backward, AdamW) of full fine-tuning. */
