@@ -20,6 +20,8 @@ export interface CommonTrainOptions {
   data?: DataSourceOptions;
   seed?: number;
   threads?: number;
+  /** Data-parallel steps with 2+ threads (default true; see TrainOptions.dataParallel). */
+  dataParallel?: boolean;
   steps?: number;
   batch2d?: number;
   batch3d?: number;
@@ -123,6 +125,7 @@ export async function pretrain(o: PretrainOptions): Promise<TrainedModel> {
     steps,
     seed,
     threads: o.threads,
+    ...(o.dataParallel !== undefined ? { dataParallel: o.dataParallel } : {}),
     optim,
     onStep: o.onStep,
     shouldStop: o.shouldStop,
@@ -213,6 +216,7 @@ export async function finetune(o: FinetuneOptions): Promise<TrainedModel> {
     steps,
     seed,
     threads: o.threads,
+    ...(o.dataParallel !== undefined ? { dataParallel: o.dataParallel } : {}),
     optim,
     onStep: o.onStep,
     shouldStop: o.shouldStop,

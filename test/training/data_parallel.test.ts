@@ -17,7 +17,11 @@ import { DEFAULT_LORA } from '../../src/model/peft.js';
 import { STMedFM } from '../../src/model/stmedfm.js';
 import { buildDataParallelStep, dataParallelReplicas } from '../../src/training/data_parallel.js';
 import { type TaskBatch, buildLossGraph, classWeightsFeed, inputShape } from '../../src/training/graphs.js';
+import { loadTaskFile } from '../../src/data/index.js';
+import { taskHead } from '../../src/training/tasks.js';
+import { train } from '../../src/training/trainer.js';
 import { SMALL_28 } from '../helpers/models.js';
+import { synthDataFile } from '../helpers/synth.js';
 
 afterEach(releaseIdleSessions);
 
@@ -158,7 +162,7 @@ describe('data-parallel replicas', () => {
   const batches = [{ task: 'blood', batchSize: 4 }];
   const trainable = model.trainableSpecs('blood', 'full');
 
-  async function open(corrupt?: (shards: Record<string, unknown>[]) => void) {
+  async function open(corrupt?: (shards: Record<string, unknown>[]) => void, cache = false) {
     const store = ParamStore.init(model.specs(), 1);
     const names = new Set(trainable.map((s) => s.name));
     const dp = buildDataParallelStep(model, store, names, batches, 2, { decay: () => true, optimizer: OPTIM });
@@ -170,8 +174,24 @@ describe('data-parallel replicas', () => {
           return s;
         }
       : dp.shard;
-    return DataParallelTrainingSession.create(dp.gradient.graph, dp.gradient.spec, dp.update, init, { replicas: 2, shard });
+    return DataParallelTrainingSession.create(dp.gradient.graph, dp.gradient.spec, dp.update, init, { replicas: 2, shard, cache });
   }
+
+  it("with the graph cache the replicas load the leader's optimised gradient graph; results are identical to the bit", async () => {
+    const feeds = feedsFor(model, batches, { blood: [0, 1, 2, 3] }, 0);
+    const plain = await open();
+    const cached = await open(undefined, true);
+    try {
+      expect(plain.replicaOrigin).toBe('compiled');
+      expect(cached.replicaOrigin).toBe('disk cache');
+      for (let s = 0; s < 2; s++) expect((await cached.step(feeds, { lr: 1e-3 })).loss).toBe((await plain.step(feeds, { lr: 1e-3 })).loss);
+      const name = plain.names('param')[0]!;
+      expect(Buffer.from(cached.get(name).buffer).equals(Buffer.from(plain.get(name).buffer))).toBe(true);
+    } finally {
+      await plain.release();
+      await cached.release();
+    }
+  });
 
   it('release ends the replica threads', async () => {
     const before = liveReplicaThreads();
@@ -209,5 +229,25 @@ describe('data-parallel replicas', () => {
       if (saved === undefined) delete process.env.STMEDFM_DATA_PARALLEL;
       else process.env.STMEDFM_DATA_PARALLEL = saved;
     }
+  });
+});
+
+describe('the trainer with 2 threads', () => {
+  it('runs data-parallel by default (recorded in the result), one session when turned off, with the same losses', async () => {
+    const split = loadTaskFile('bloodmnist', synthDataFile('bloodmnist', { seed: 2, imbalance: 4 }).file).train;
+    const model = new STMedFM(SMALL_28, [taskHead('bloodmnist')]);
+    const store = ParamStore.init(model.specs(), 0);
+    const trainable = model.trainableSpecs('bloodmnist', 'scratch-weighted');
+    const streams = [{ task: 'bloodmnist', split, batchSize: 8, classWeights: [1, 2, 0.5, 1, 3, 1, 1, 0.25] }];
+    const run = (o: { dataParallel?: boolean; threads: number }) => train(model, store, trainable, streams, { steps: 3, seed: 1, ...o });
+    const dp = await run({ threads: 2 });
+    const one = await run({ threads: 1 });
+    const off = await run({ threads: 2, dataParallel: false });
+    expect(dp.parallelism).toEqual({ threads: 2, replicas: 2 });
+    expect(one.parallelism).toEqual({ threads: 1, replicas: 1 });
+    expect(off.parallelism).toEqual({ threads: 2, replicas: 1 });
+    expect(liveReplicaThreads()).toBe(0);
+    for (let i = 0; i < 3; i++) expect(dp.losses[i]).toBeCloseTo(one.losses[i]!, 5);
+    for (let i = 0; i < 3; i++) expect(off.losses[i]).toBeCloseTo(one.losses[i]!, 5);
   });
 });

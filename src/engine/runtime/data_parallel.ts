@@ -57,6 +57,8 @@ export class DataParallelTrainingSession {
     private readonly leaderReuse: string | undefined,
     /** Where the gradient graph's compiled form came from (the leader's session). */
     readonly origin: SessionOrigin,
+    /** What the replica threads loaded: the graph cache's optimised model, or the model to compile. */
+    readonly replicaOrigin: 'disk cache' | 'compiled',
   ) {}
 
   /**
@@ -85,9 +87,9 @@ export class DataParallelTrainingSession {
     const { session: leader, origin } = parked ? { session: parked, origin: 'reused' as const } : await openSession(src, one, key);
     const workers: Replica[] = [];
     let upd: TrainingSession | undefined;
+    // The leader compiled (or found) the graph; the replicas load ORT's optimised model when the cache has it.
+    const optimised = key ? ortPlatform().graphCache?.entry(key)?.read() : undefined;
     try {
-      // The leader compiled (or found) the graph; the replicas load ORT's optimised model when the cache has it.
-      const optimised = key ? ortPlatform().graphCache?.entry(key)?.read() : undefined;
       const so = sessionOptions(optimised ? { ...one, graphOptimization: 'disabled' } : one);
       delete so.enableProfiling;
       delete so.optimizedModelFilePath;
@@ -101,7 +103,7 @@ export class DataParallelTrainingSession {
       await leader.release();
       throw e;
     }
-    return new DataParallelTrainingSession(upd, leader, inputTypes(leader), workers, grads, opts.shard, reuse, origin);
+    return new DataParallelTrainingSession(upd, leader, inputTypes(leader), workers, grads, opts.shard, reuse, origin, optimised ? 'disk cache' : 'compiled');
   }
 
   get replicas(): number {
