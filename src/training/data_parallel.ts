@@ -68,8 +68,18 @@ export function buildDataParallelStep(
 function rows(t: Feed, from: number, to: number): Feed {
   if (isOrtTensor(t)) {
     const per = t.size / t.dims[0]!;
-    const data = (t.data as Float32Array).subarray(from * per, to * per);
-    return new (ortModule().Tensor)(t.type as 'float32', data as Float32Array, [to - from, ...t.dims.slice(1)]);
+    const dims = [to - from, ...t.dims.slice(1)];
+    const Tensor = ortModule().Tensor;
+    switch (t.type) {
+      case 'float32':
+        return new Tensor('float32', (t.data as Float32Array).subarray(from * per, to * per), dims);
+      case 'float64':
+        return new Tensor('float64', (t.data as Float64Array).subarray(from * per, to * per), dims);
+      case 'int64':
+        return new Tensor('int64', (t.data as BigInt64Array).subarray(from * per, to * per), dims);
+      default:
+        throw new Error(`data-parallel step: cannot shard a ${t.type} tensor`);
+    }
   }
   const per = t.data.length / t.shape[0]!;
   return { dtype: t.dtype, shape: [to - from, ...t.shape.slice(1)], data: t.data.subarray(from * per, to * per) };

@@ -151,6 +151,10 @@ export class DataParallelTrainingSession {
     }
     const shards = this.shard(feeds, this.replicas);
     if (shards.length !== this.replicas) throw new Error(`DataParallelTrainingSession.step: shard returned ${shards.length} shards for ${this.replicas} replicas`);
+    for (const s of shards) {
+      const managed = this.grads.params.find((p) => p.name in s);
+      if (managed) throw new Error(`DataParallelTrainingSession.step: '${managed.name}' is managed by the session; feed only the batch`);
+    }
     const params: Record<string, OrtTensor> = {};
     for (const p of this.grads.params) params[p.name] = floatTensor(this.update.get(p.name), p.shape);
     const fetch = [this.grads.loss, this.grads.grads, ...this.grads.sums];
