@@ -36,12 +36,7 @@ export function dataParallelAvailable(): boolean {
   return ortPlatform().replicas?.enabled() ?? false;
 }
 
-const plain = (t: OrtTensor): PlainTensor => {
-  const data = t.data as PlainTensor['data'];
-  // A view of part of a larger buffer (a shard of the batch) would clone the whole buffer.
-  const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
-  return { type: t.type as PlainTensor['type'], dims: t.dims, data: own };
-};
+const plain = (t: OrtTensor): PlainTensor => ({ type: t.type as PlainTensor['type'], dims: t.dims, data: t.data as PlainTensor['data'] });
 
 export class DataParallelTrainingSession {
   private broken: Error | undefined;
