@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { HostTensor } from '../../src/engine/ir/tensor.js';
 import { buildTrainingGraph } from '../../src/engine/optim/train_graph.js';
 import { DataParallelTrainingSession } from '../../src/engine/runtime/data_parallel.js';
-import { liveReplicaThreads } from '../../src/engine/runtime/replica_worker.js';
+import { liveReplicaThreads, workerReplicas } from '../../src/engine/runtime/replica_worker.js';
 import { releaseIdleSessions } from '../../src/engine/runtime/session.js';
 import { TrainingSession } from '../../src/engine/runtime/training.js';
 import type { TaskHead } from '../../src/model/config.js';
@@ -213,6 +213,13 @@ describe('data-parallel replicas', () => {
     expect(liveReplicaThreads()).toBe(before);
     await expect(s.step(feeds, { lr: 1e-3 })).rejects.toThrow(/a replica failed earlier/);
     await s.release();
+  });
+
+  it('a replica that cannot open its session fails to start with the reason, and its thread ends', async () => {
+    const before = liveReplicaThreads();
+    await expect(workerReplicas.spawn(Uint8Array.of(1, 2, 3), {})).rejects.toThrow(/replica could not open its session: .+/);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(liveReplicaThreads()).toBe(before);
   });
 
   it('the trainer uses replicas only with 2+ threads and batches that split evenly, and can be turned off', () => {
