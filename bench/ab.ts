@@ -6,7 +6,7 @@
  * With `--threads 1,2` every variant runs at each thread count (all sessions in one process, in
  * alternating rounds); ratios are against the first variant at the same thread count.
  *
- *   npx tsx bench/ab.ts --part train2d|train3d|infer2d|infer3d|infer2dStatic|infer3dStatic --variants base,noChunk [--threads 1,2] [--rounds 8] [--steps 3] [--profile]
+ *   npx tsx bench/ab.ts --part train2d|train3d|train2dDP|train3dDP|infer2d|infer3d|infer2dStatic|infer3dStatic --variants base,noChunk [--threads 1,2] [--rounds 8] [--steps 3] [--profile]
  */
 import { BENCH_HEADS as HEADS, median, randomData, trainStepRunner } from '../src/bench/bench.js';
 import '../src/engine/runtime/node.js';
@@ -21,8 +21,8 @@ import { VARIANTS } from './ab_variants.js';
 
 type Runner = { run: () => Promise<unknown>; release: () => Promise<void> };
 
-function trainRunner(task: string, batch: number, threads: number, profile?: string): Promise<Runner> {
-  return trainStepRunner(task, batch, { threads, ...(profile ? { profilePrefix: profile } : {}) });
+function trainRunner(task: string, batch: number, threads: number, profile?: string, replicas = 1): Promise<Runner> {
+  return trainStepRunner(task, batch, { threads, replicas, ...(profile ? { profilePrefix: profile } : {}) });
 }
 
 async function inferRunner(task: string, batch: number, threads: number, profile?: string, staticBatch = false): Promise<Runner> {
@@ -57,6 +57,9 @@ async function main(): Promise<void> {
   const make = {
     train2d: (t: number, p?: string) => trainRunner('pathmnist', 64, t, p),
     train3d: (t: number, p?: string) => trainRunner('organmnist3d', 16, t, p),
+    // Data-parallel steps: `--threads N` is the number of replicas (one intra-op thread each).
+    train2dDP: (t: number, p?: string) => trainRunner('pathmnist', 64, 1, p, t),
+    train3dDP: (t: number, p?: string) => trainRunner('organmnist3d', 16, 1, p, t),
     infer2d: (t: number, p?: string) => inferRunner('pathmnist', 256, t, p),
     infer3d: (t: number, p?: string) => inferRunner('organmnist3d', 32, t, p),
     infer2dStatic: (t: number, p?: string) => inferRunner('pathmnist', 256, t, p, true),

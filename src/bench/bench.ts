@@ -7,18 +7,26 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildTrainingGraph } from '../engine/optim/train_graph.js';
+import { DataParallelTrainingSession } from '../engine/runtime/data_parallel.js';
 import { TrainingSession } from '../engine/runtime/training.js';
 import { floatTensor, int64Tensor } from '../engine/runtime/tensors.js';
 import { Predictor } from '../inference/predictor.js';
 import { STMEDFM_TINY, type TaskHead } from '../model/config.js';
 import { ParamStore } from '../model/params.js';
 import { STMedFM } from '../model/stmedfm.js';
+import { buildDataParallelStep, dataParallelReplicas } from '../training/data_parallel.js';
 import { buildLossGraph, classWeightsFeed } from '../training/graphs.js';
 import { Rng } from '../util/rng.js';
 
 export interface BenchResult {
   threads: number;
   train_step_ms: { '2d': number; '3d': number };
+  /**
+   * The training step data-parallel: `threads` replicas of one intra-op thread each, the batch
+   * in shards, gradients summed, one AdamW update (what training runs with 2+ threads). Ours
+   * only, at 2+ threads.
+   */
+  train_step_dp_ms?: { '2d': number; '3d': number };
   infer_per_s: { '2d': number; '3d': number };
 }
 
@@ -30,6 +38,8 @@ export interface BenchOptions {
   parts?: ('train2d' | 'train3d' | 'infer2d' | 'infer3d')[];
   /** Write ONNX Runtime profiles with this prefix. */
   profile?: string;
+  /** At 2+ threads also time the data-parallel training step (default true). */
+  dataParallel?: boolean;
   log?: (line: string) => void;
 }
 
@@ -83,9 +93,17 @@ export function benchTrainingStep(task: string, batch: number) {
   return { graph: tg.graph, spec: tg.spec, init, feeds };
 }
 
-/** A training step of full fine-tuning on random data, ready to run repeatedly (benchmarks and A/B runs). */
-export async function trainStepRunner(task: string, batch: number, opts: { threads: number; profilePrefix?: string }) {
+/**
+ * A training step of full fine-tuning on random data, ready to run repeatedly (benchmarks and A/B
+ * runs). With `replicas` > 1 the step is data-parallel: that many replicas of one thread each.
+ */
+export async function trainStepRunner(task: string, batch: number, opts: { threads: number; replicas?: number; profilePrefix?: string }) {
   const step = benchTrainingStep(task, batch);
+  if ((opts.replicas ?? 1) > 1) {
+    const dp = benchDataParallelStep(task, batch, opts.replicas!);
+    const session = await DataParallelTrainingSession.create(dp.gradient.graph, dp.gradient.spec, dp.update, step.init, { replicas: opts.replicas!, shard: dp.shard });
+    return { run: () => session.step(step.feeds, { lr: 1e-3 }), release: () => session.release() };
+  }
   const session = await TrainingSession.create(step.graph, step.spec, step.init, { threads: opts.threads, ...(opts.profilePrefix ? { profilePrefix: opts.profilePrefix } : {}) });
   return {
     run: () => session.step(step.feeds, { lr: 1e-3 }),
@@ -96,9 +114,25 @@ export async function trainStepRunner(task: string, batch: number, opts: { threa
   };
 }
 
-/** Median ms of one full training step (forward, backward, AdamW) of full fine-tuning. */
-export async function benchTrainStep(task: 'pathmnist' | 'organmnist3d', batch: number, o: BenchOptions): Promise<number> {
-  const r = await trainStepRunner(task, batch, { threads: o.threads, ...(o.profile ? { profilePrefix: `${o.profile}-train-${task}` } : {}) });
+/** The data-parallel form of `benchTrainingStep`'s step (same model, parameters and feeds). */
+export function benchDataParallelStep(task: string, batch: number, replicas: number) {
+  const model = new STMedFM(STMEDFM_TINY, BENCH_HEADS);
+  const store = ParamStore.init(model.specs(), 0);
+  const trainable = model.trainableSpecs(task, 'full');
+  const decay = new Map(trainable.map((s) => [s.name, s.decay]));
+  return buildDataParallelStep(model, store, new Set(trainable.map((s) => s.name)), [{ task, batchSize: batch }], replicas, {
+    decay: (p) => decay.get(p) ?? false,
+    optimizer: { kind: 'adamw' },
+  });
+}
+
+/**
+ * Median ms of one full training step (forward, backward, AdamW) of full fine-tuning: one session
+ * with `o.threads` intra-op threads, or with `replicas` data-parallel replicas of one thread.
+ */
+export async function benchTrainStep(task: 'pathmnist' | 'organmnist3d', batch: number, o: BenchOptions, replicas = 1): Promise<number> {
+  const profile = o.profile && replicas === 1 ? { profilePrefix: `${o.profile}-train-${task}` } : {};
+  const r = await trainStepRunner(task, batch, { threads: replicas > 1 ? 1 : o.threads, replicas, ...profile });
   const ms = await timeIt(r.run, o.warmup, o.repeats);
   await r.release();
   return ms;
@@ -120,8 +154,18 @@ export async function benchStmedfm(o: BenchOptions): Promise<BenchResult> {
   const parts = new Set(o.parts ?? ['train2d', 'train3d', 'infer2d', 'infer3d']);
   const log = o.log ?? (() => {});
   const r: BenchResult = { threads: o.threads, train_step_ms: { '2d': NaN, '3d': NaN }, infer_per_s: { '2d': NaN, '3d': NaN } };
-  if (parts.has('train2d')) log(`2D train step (batch 64): ${(r.train_step_ms['2d'] = await benchTrainStep('pathmnist', 64, o)).toFixed(1)} ms`);
-  if (parts.has('train3d')) log(`3D train step (batch 16): ${(r.train_step_ms['3d'] = await benchTrainStep('organmnist3d', 16, o)).toFixed(1)} ms`);
+  // Data-parallel rows beside the single-session ones, each right after its single-session twin.
+  const dp = dataParallelReplicas(o.threads, [64, 16], o.dataParallel ?? true);
+  if (dp > 1) r.train_step_dp_ms = { '2d': NaN, '3d': NaN };
+  const dpNote = `data-parallel, ${dp} replicas x 1 thread`;
+  if (parts.has('train2d')) {
+    log(`2D train step (batch 64): ${(r.train_step_ms['2d'] = await benchTrainStep('pathmnist', 64, o)).toFixed(1)} ms`);
+    if (r.train_step_dp_ms) log(`2D train step (batch 64, ${dpNote}): ${(r.train_step_dp_ms['2d'] = await benchTrainStep('pathmnist', 64, o, dp)).toFixed(1)} ms`);
+  }
+  if (parts.has('train3d')) {
+    log(`3D train step (batch 16): ${(r.train_step_ms['3d'] = await benchTrainStep('organmnist3d', 16, o)).toFixed(1)} ms`);
+    if (r.train_step_dp_ms) log(`3D train step (batch 16, ${dpNote}): ${(r.train_step_dp_ms['3d'] = await benchTrainStep('organmnist3d', 16, o, dp)).toFixed(1)} ms`);
+  }
   if (parts.has('infer2d')) log(`2D inference (batch 256): ${(r.infer_per_s['2d'] = await benchInference('pathmnist', 256, o)).toFixed(0)} images/s`);
   if (parts.has('infer3d')) log(`3D inference (batch 32): ${(r.infer_per_s['3d'] = await benchInference('organmnist3d', 32, o)).toFixed(1)} volumes/s`);
   return r;

@@ -28,8 +28,11 @@ export interface LossGraph {
   loss: Value;
   taskLosses: Map<string, Value>;
   logits: Map<string, Value>;
-  /** Graph input names of each task's images, labels and (single-label tasks) class weights [K]. */
-  inputNames: Map<string, { x: string; y: string; w?: string }>;
+  /**
+   * Graph input names of each task's images, labels, (single-label tasks) class weights [K] and
+   * (with `lossScales`) the scalar factor of its loss.
+   */
+  inputNames: Map<string, { x: string; y: string; w?: string; scale?: string }>;
 }
 
 export function inputShape(model: STMedFM, modality: Modality): number[] {
@@ -39,16 +42,32 @@ export function inputShape(model: STMedFM, modality: Modality): number[] {
     : [c.stem3d.inChannels, c.stem3d.volumeSize, c.stem3d.volumeSize, c.stem3d.volumeSize];
 }
 
+export interface LossGraphOptions {
+  /**
+   * Each task's loss times a scalar input `loss_scale_<task>`. A data-parallel step runs the
+   * graph on shards of the batch; a shard's (weighted) mean times (its normaliser / the whole
+   * batch's) makes the shards' losses, and so their gradients, sum to the whole batch's.
+   */
+  lossScales?: boolean;
+}
+
 /**
  * Sum over tasks of the per-task mean cross-entropy (softmax heads) or mean binary cross-entropy
  * over all labels (multi-label heads); `trainable` names become graph inputs. Single-label tasks
  * take their class weights as an input (the weighted mean of PyTorch's cross_entropy; with all
  * ones it is the plain mean).
  */
-export function buildLossGraph(model: STMedFM, store: ParamStore, trainable: ReadonlySet<string>, batches: readonly TaskBatch[], name = 'train'): LossGraph {
+export function buildLossGraph(
+  model: STMedFM,
+  store: ParamStore,
+  trainable: ReadonlySet<string>,
+  batches: readonly TaskBatch[],
+  name = 'train',
+  opts: LossGraphOptions = {},
+): LossGraph {
   const graph = new Graph(name);
   const binder = new ParamBinder(graph, store, trainable);
-  const inputNames = new Map<string, { x: string; y: string; w?: string }>();
+  const inputNames = new Map<string, { x: string; y: string; w?: string; scale?: string }>();
   const xs = new Map<string, Value>();
   const ys = new Map<string, Value>();
   const ws = new Map<string, Value>();
@@ -57,7 +76,12 @@ export function buildLossGraph(model: STMedFM, store: ParamStore, trainable: Rea
     if (!Number.isInteger(b.batchSize) || b.batchSize < 1) throw new Error(`batch size for ${b.task} must be a positive integer, got ${b.batchSize}`);
     const head = model.head(b.task);
     if (b.classWeights && head.multiLabel) throw new Error(`class weights are for single-label tasks; ${b.task} is multi-label`);
-    const names = { x: `x_${b.task}`, y: `y_${b.task}`, ...(head.multiLabel ? {} : { w: `class_weights_${b.task}` }) };
+    const names = {
+      x: `x_${b.task}`,
+      y: `y_${b.task}`,
+      ...(head.multiLabel ? {} : { w: `class_weights_${b.task}` }),
+      ...(opts.lossScales ? { scale: `loss_scale_${b.task}` } : {}),
+    };
     xs.set(b.task, graph.input(names.x, 'float', [b.batchSize, ...inputShape(model, m)]));
     // Class ids for a softmax head; 0/1 targets [B, labels] for a multi-label head.
     ys.set(b.task, head.multiLabel ? graph.input(names.y, 'float', [b.batchSize, head.numClasses]) : graph.input(names.y, 'int64', [b.batchSize]));
@@ -81,9 +105,11 @@ export function buildLossGraph(model: STMedFM, store: ParamStore, trainable: Rea
   const taskLosses = new Map<string, Value>();
   let loss: Value | undefined;
   for (const b of batches) {
-    const l = model.head(b.task).multiLabel
+    const mean = model.head(b.task).multiLabel
       ? op.sigmoidBinaryCrossEntropy(logits.get(b.task)!, ys.get(b.task)!)
       : op.softmaxCrossEntropy(logits.get(b.task)!, ys.get(b.task)!, { classWeights: ws.get(b.task)! });
+    const scale = inputNames.get(b.task)!.scale;
+    const l = scale ? op.mul(mean, graph.input(scale, 'float', [])) : mean;
     taskLosses.set(b.task, l);
     loss = loss ? op.add(loss, l) : l;
   }

@@ -21,6 +21,8 @@ export interface CommonTrainOptions {
   data?: DataSourceOptions;
   seed?: number;
   threads?: number;
+  /** Data-parallel steps with 2+ threads (default true; see TrainOptions.dataParallel). */
+  dataParallel?: boolean;
   steps?: number;
   batch2d?: number;
   batch3d?: number;
@@ -125,6 +127,7 @@ export async function pretrain(o: PretrainOptions): Promise<TrainedModel> {
     steps,
     seed,
     threads: o.threads,
+    ...(o.dataParallel !== undefined ? { dataParallel: o.dataParallel } : {}),
     optim,
     onStep: o.onStep,
     shouldStop: o.shouldStop,
@@ -216,6 +219,7 @@ export async function finetune(o: FinetuneOptions): Promise<TrainedModel> {
     steps,
     seed,
     threads: o.threads,
+    ...(o.dataParallel !== undefined ? { dataParallel: o.dataParallel } : {}),
     optim,
     onStep: o.onStep,
     shouldStop: o.shouldStop,

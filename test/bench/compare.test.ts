@@ -52,6 +52,19 @@ describe('compareBench', () => {
     expect(ours.scaling[0]!.torch).toBeUndefined();
   });
 
+  it('best against best takes our data-parallel training step where it is the fastest, and says so', () => {
+    const dp = [
+      { threads: 1, stmedfm: r(1, 46, 130, 6000, 480), torch: r(1, 53, 1000, 750, 63) },
+      // 2D: data-parallel 30 ms beats 1 thread; 3D: data-parallel 140 ms does not beat 130.
+      { threads: 2, stmedfm: { ...r(2, 52, 148, 6100, 545), train_step_dp_ms: { '2d': 30, '3d': 140 } }, torch: r(2, 100, 800, 1100, 70) },
+    ];
+    const b = compareBench(dp).best;
+    expect(b.stmedfm.train_2d).toEqual({ value: 30, threads: 2, data_parallel: true });
+    expect(b.stmedfm.train_3d).toEqual({ value: 130, threads: 1 });
+    expect(b.speedup!.train_2d).toBeCloseTo(53 / 30, 12);
+    expect(b.stmedfm.infer_2d).toEqual({ value: 6100, threads: 2 });
+  });
+
   it('measures 1, powers of two and all cores by default', () => {
     expect(defaultBenchThreads(1)).toEqual([1]);
     expect(defaultBenchThreads(2)).toEqual([1, 2]);

@@ -69,11 +69,14 @@ export function registerBench(program: Command): void {
           for (const m of Object.keys(LABELS) as BenchMetric[]) {
             const a = cmp.best.stmedfm[m];
             const b = cmp.best.torch[m];
-            log(`  ${LABELS[m].padEnd(13)} stmedfm ${fmt(m, a.value)} (${plural(a.threads)}), pytorch ${fmt(m, b.value)} (${plural(b.threads)}): ${x(cmp.best.speedup[m])}`);
+            log(`  ${LABELS[m].padEnd(13)} stmedfm ${fmt(m, a.value)} (${a.data_parallel ? `data-parallel, ${a.threads} replicas x 1 thread` : plural(a.threads)}), pytorch ${fmt(m, b.value)} (${plural(b.threads)}): ${x(cmp.best.speedup[m])}`);
           }
         }
         for (const s of cmp.scaling) {
           log(`scaling from ${plural(s.from)} to ${s.to}: stmedfm ${ratios(s.stmedfm)}${s.torch ? `; pytorch ${ratios(s.torch)}` : ''}`);
+          const at = runs.find((r) => r.threads === s.to)?.stmedfm.train_step_dp_ms;
+          const from = runs.find((r) => r.threads === s.from)?.stmedfm.train_step_ms;
+          if (at && from) log(`  data-parallel (${s.to} replicas x 1 thread) over 1 session at ${plural(s.from)}: train 2D ${x(from['2d'] / at['2d'])}, train 3D ${x(from['3d'] / at['3d'])}`);
         }
       }),
     );

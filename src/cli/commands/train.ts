@@ -25,6 +25,8 @@ interface CommonOpts {
   steps?: number;
   seed: number;
   threads: number;
+  /** False with --no-data-parallel. */
+  dataParallel: boolean;
   out: string;
   resume?: string;
   lr?: number;
@@ -61,6 +63,10 @@ function addCommon(cmd: Command): Command {
     .option('--steps <n>', 'optimisation steps (when resuming: the interrupted run\'s)', int('--steps', 1))
     .option('--seed <n>', 'random seed (init, batches, shots)', int('--seed'), 0)
     .addOption(threadsOption())
+    .option(
+      '--no-data-parallel',
+      'with 2+ threads, run each step in one ONNX Runtime session with that many intra-op threads instead of data-parallel (the batch split over that many one-thread replicas, gradients summed: faster here); STMEDFM_DATA_PARALLEL=0 does the same',
+    )
     .option('--lr <x>', 'peak learning rate', num('--lr'))
     .option('--warmup <n>', 'linear warmup steps before cosine decay', int('--warmup'))
     .option('--weight-decay <x>', 'AdamW weight decay >= 0 (weight matrices and conv kernels only)', num('--weight-decay'))
@@ -153,8 +159,10 @@ function resumeCommand(partial: string): string {
 async function finish(label: string, t: TrainedModel, o: CommonOpts, signal: keyof typeof INTERRUPT_EXIT | undefined, extra: Record<string, unknown> = {}, adapterDir?: string): Promise<void> {
   const r = t.result;
   for (const w of r.warnings) warn(w);
-  // Provenance: the threads of this (last) session; results match other thread counts up to float rounding.
+  // Provenance: the threads of this (last) session and whether its steps ran data-parallel (the
+  // replica count; 1: one session); results match other settings up to float rounding.
   t.training.threads = o.threads;
+  t.training.data_parallel_replicas = r.parallelism.replicas;
   const state = trainingState(t);
   if (r.interrupted) {
     const partial = partialPath(o.out);
@@ -181,6 +189,7 @@ async function finish(label: string, t: TrainedModel, o: CommonOpts, signal: key
     final_loss: r.losses.at(-1) ?? null,
     train_seconds: Number(r.seconds.toFixed(3)),
     threads: o.threads,
+    data_parallel_replicas: r.parallelism.replicas,
     ...(o.resume ? { resumed_from: o.resume, resumed_at_step: r.startStep } : {}),
     ...(t.config.calibration ? { calibration: t.config.calibration } : {}),
     ...extra,
@@ -189,7 +198,7 @@ async function finish(label: string, t: TrainedModel, o: CommonOpts, signal: key
   else {
     process.stderr.write(
       `${label}: ${r.stepsDone - r.startStep} steps${o.resume ? ` (resumed at ${r.startStep})` : ''} in ${r.seconds.toFixed(1)} s, loss ${summary.first_loss?.toFixed(4)} -> ${summary.final_loss?.toFixed(4)}, ` +
-        `${r.trainableCount.toLocaleString('en-US')} trainable parameters, ${o.threads} thread${o.threads === 1 ? '' : 's'}; saved ${o.out}${calibrationNote(t)}
+        `${r.trainableCount.toLocaleString('en-US')} trainable parameters, ${o.threads} thread${o.threads === 1 ? '' : 's'}${r.parallelism.replicas > 1 ? ` (data-parallel, ${r.parallelism.replicas} replicas)` : ''}; saved ${o.out}${calibrationNote(t)}
 `,
     );
   }
@@ -238,6 +247,7 @@ export function registerTrain(program: Command): void {
           data: dataOptions(o),
           seed: o.seed,
           threads: o.threads,
+          dataParallel: o.dataParallel,
           steps: o.steps,
           batch2d: o.batch2d,
           batch3d: o.batch3d,
@@ -321,6 +331,7 @@ export function registerTrain(program: Command): void {
             data: dataOptions(o),
             seed: o.seed,
             threads: o.threads,
+            dataParallel: o.dataParallel,
             steps: o.steps,
             shots: o.shots,
             batch2d: o.batch2d,

@@ -10,6 +10,7 @@
  * The bias corrections are computed in the graph from the `step` input, so one graph serves
  * every step; `lr` is an input too (the schedule runs on the host).
  */
+import { GraphBuildError } from '../ir/errors.js';
 import type { Graph, Value } from '../ir/graph.js';
 import { numel, staticShape } from '../ir/shape.js';
 import { add, div, mul, sub } from '../ops/binary.js';
@@ -40,48 +41,68 @@ function oneMinusPow(graph: Graph, beta: number, step: Value): Value {
 }
 
 export function adamw(graph: Graph, entries: readonly OptimEntry[], hp: AdamWHyper, lr: Value, step: Value): ParamUpdate[] {
-  const { beta1, beta2, eps, weightDecay } = { ...ADAMW_DEFAULTS, ...hp };
   checkEntries('adamw', graph, entries, { lr, step });
+  return adamwFlat(graph, entries, () => flatten(entries.map((e) => e.grad)), hp, lr, step);
+}
+
+/** Tensors flattened and concatenated into one vector (one tensor: just flattened). */
+export function flatten(vs: readonly Value[]): Value {
+  const flats = vs.map((v) => (v.rank === 1 ? v : reshape(v, [-1])));
+  return flats.length === 1 ? flats[0]! : concat(flats, 0);
+}
+
+/**
+ * AdamW with the gradients given as one vector `g`, the parameters' gradients flattened and
+ * concatenated in entry order (`flatten`; a data-parallel update sums its replicas' vectors).
+ * `g` is called where the update needs it, so `adamw`'s graph is node for node what it was.
+ */
+export function adamwFlat(
+  graph: Graph,
+  params: readonly Pick<OptimEntry, 'param' | 'decay'>[],
+  gradient: () => Value,
+  hp: AdamWHyper,
+  lr: Value,
+  step: Value,
+): ParamUpdate[] {
+  const { beta1, beta2, eps, weightDecay } = { ...ADAMW_DEFAULTS, ...hp };
   for (const [k, v] of Object.entries({ beta1, beta2 })) {
     if (!(v >= 0 && v < 1)) throw new Error(`adamw: ${k} must be in [0, 1), got ${v}`);
   }
   if (!(eps >= 0) || !(weightDecay >= 0)) throw new Error(`adamw: eps and weightDecay must be >= 0, got ${eps}, ${weightDecay}`);
 
-  if (entries.length === 0) return [];
+  if (params.length === 0) return [];
+  const sizes = params.map(({ param }) => numel(staticShape(param.shape, 'adamw parameter')));
+  const total = sizes.reduce((a, b) => a + b, 0);
 
   return graph.scope('adamw', () => {
     // Step scalars, shared by every parameter.
     const stepSize = div(lr, oneMinusPow(graph, beta1, step));
     const bc2Sqrt = sqrt(oneMinusPow(graph, beta2, step));
-    const states = entries.map(({ param }) => ({ m: stateInput(graph, param, 'exp_avg'), v: stateInput(graph, param, 'exp_avg_sq') }));
+    const states = params.map(({ param }) => ({ m: stateInput(graph, param, 'exp_avg'), v: stateInput(graph, param, 'exp_avg_sq') }));
 
     // One update over all parameters concatenated: a dozen nodes instead of a dozen per
     // parameter (ONNX Runtime's per-node cost dominates these small tensors). Elementwise, so
     // every value is exactly what a per-parameter update computes.
-    const sizes = entries.map(({ param }) => numel(staticShape(param.shape, 'adamw parameter')));
-    const flat = (vs: readonly Value[]): Value => {
-      const flats = vs.map((v) => (v.rank === 1 ? v : reshape(v, [-1])));
-      return flats.length === 1 ? flats[0]! : concat(flats, 0);
-    };
-    const g = flat(entries.map((e) => e.grad));
-    const m = flat(states.map((s) => s.m));
-    const v = flat(states.map((s) => s.v));
-    const p = flat(entries.map((e) => e.param));
+    const g = gradient();
+    if (g.rank !== 1 || g.shape[0] !== total) throw new GraphBuildError(`adamw: the flat gradient must be float [${total}], got ${g}`);
+    const m = flatten(states.map((s) => s.m));
+    const v = flatten(states.map((s) => s.v));
+    const p = flatten(params.map((e) => e.param));
     const m1 = add(mul(m, beta1), mul(g, 1 - beta1));
     const v1 = add(mul(v, beta2), mul(mul(g, g), 1 - beta2));
     const denom = add(div(sqrt(v1), bc2Sqrt), eps);
-    const p0 = decayed(graph, p, entries, sizes, lr, weightDecay);
+    const p0 = decayed(graph, p, params, sizes, lr, weightDecay);
     const next = sub(p0, div(mul(m1, stepSize), denom));
 
     const unflat = (x: Value): Value[] => {
-      const parts = entries.length === 1 ? [x] : split(x, sizes, 0);
+      const parts = params.length === 1 ? [x] : split(x, sizes, 0);
       return parts.map((part, i) => {
-        const shape = entries[i]!.param.shape;
+        const shape = params[i]!.param.shape;
         return shape.length === 1 ? part : reshape(part, staticShape(shape, 'adamw parameter'));
       });
     };
     const [nexts, m1s, v1s] = [unflat(next), unflat(m1), unflat(v1)];
-    return entries.map(({ param }, i) => ({
+    return params.map(({ param }, i) => ({
       param,
       next: nexts[i]!,
       state: [
@@ -96,7 +117,7 @@ export function adamw(graph: Graph, entries: readonly OptimEntry[], hp: AdamWHyp
  * Decoupled weight decay p * (1 - lr * wd) on the entries that decay. With a mix, the factor is
  * 1 - (lr * wd) * mask: exactly 1 - lr * wd where the mask is 1 and exactly 1 where it is 0.
  */
-function decayed(graph: Graph, p: Value, entries: readonly OptimEntry[], sizes: readonly number[], lr: Value, weightDecay: number): Value {
+function decayed(graph: Graph, p: Value, entries: readonly Pick<OptimEntry, 'decay'>[], sizes: readonly number[], lr: Value, weightDecay: number): Value {
   const n = entries.filter((e) => e.decay).length;
   if (weightDecay === 0 || n === 0) return p;
   const lrWd = mul(lr, weightDecay);

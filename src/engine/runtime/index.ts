@@ -3,3 +3,4 @@ export * from './tensors.js';
 export * from './session.js';
 export * from './training.js';
 export * from './ort.js';
+export * from './data_parallel.js';

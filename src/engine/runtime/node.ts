@@ -8,7 +8,8 @@ import { dirname } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { diskGraphCache } from './graph_cache.js';
 import { useOrt } from './ort.js';
+import { workerReplicas } from './replica_worker.js';
 
-useOrt(ort, { prepareOutputFile: (path) => mkdirSync(dirname(path), { recursive: true }), graphCache: diskGraphCache });
+useOrt(ort, { prepareOutputFile: (path) => mkdirSync(dirname(path), { recursive: true }), graphCache: diskGraphCache, replicas: workerReplicas });
 
 export { ort };

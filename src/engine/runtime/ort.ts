@@ -41,12 +41,36 @@ export interface GraphCache {
   entry(key: string): GraphCacheEntry | undefined;
 }
 
+/** A tensor as it crosses a thread boundary (structured-clonable). */
+export interface PlainTensor {
+  readonly type: 'float32' | 'float64' | 'int64' | 'bool';
+  readonly dims: readonly number[];
+  readonly data: Float32Array | Float64Array | BigInt64Array | Uint8Array;
+}
+
+/** An ONNX Runtime session of its own on another thread (a data-parallel replica). */
+export interface Replica {
+  /** One run; rejects with the replica's error (the replica is unusable after a crash). */
+  run(feeds: Readonly<Record<string, PlainTensor>>, fetch: readonly string[]): Promise<Record<string, PlainTensor>>;
+  /** Stops the thread (idempotent). */
+  terminate(): Promise<void>;
+}
+
+/** Starts replicas: a session over `model` with these options, each on its own thread. */
+export interface ReplicaHost {
+  /** Whether data-parallel training may use replicas (read at every run; Node: STMEDFM_DATA_PARALLEL, default on). */
+  enabled(): boolean;
+  spawn(model: Uint8Array, options: OrtSessionOptions): Promise<Replica>;
+}
+
 /** Platform services the runtime needs only for optional output files (profiles, optimised models). */
 export interface OrtPlatform {
   /** Creates the folder a file will be written to (ORT does not). */
   prepareOutputFile?(path: string): void;
   /** A cache of optimised graphs on disk (Node); without it every session is compiled. */
   graphCache?: GraphCache;
+  /** Sessions on other threads (Node worker_threads); without it there is no data-parallel training. */
+  replicas?: ReplicaHost;
 }
 
 let current: { ort: OrtModule; platform: OrtPlatform } | undefined;
