@@ -30,7 +30,7 @@ export class Interrupted extends Error {
 
 export const RESULT_COLUMNS: (keyof ResultRow)[] = [
   'task', 'method', 'seed', 'shots', 'lora_rank', 'lora_alpha', 'adapter_width', 'trainable_params', 'steps', 'train_seconds',
-  'acc', 'auroc', 'ece', 'classwise_ece', 'brier', 'nll', 'temperature', 'ece_ts', 'brier_ts', 'nll_ts', 'val_acc', 'val_auroc', 'threads', 'run_key',
+  'acc', 'auroc', 'ece', 'classwise_ece', 'brier', 'nll', 'temperature', 'ece_ts', 'brier_ts', 'nll_ts', 'val_acc', 'val_auroc', 'threads', 'data_parallel_replicas', 'run_key',
   'multi_label', 'temperature_at_bound', 'auroc_why', 'warnings',
 ];
 
@@ -87,6 +87,7 @@ interface PretrainRecord {
   run_key: string;
   steps: number;
   threads: number;
+  data_parallel_replicas: number;
   train_seconds: number;
   losses: number[];
 }
@@ -180,8 +181,8 @@ async function executePretrain(run: PretrainRun, o: RunOptions, model: NonNullab
   });
   if (o.shouldStop?.()) throw new Interrupted();
   const at = paths(o.out, run.id);
-  await saveModel(at.checkpoint, t.model, t.store, { ...t.training, train_seconds: t.result.seconds, losses: t.result.losses, threads: o.threads, run_key: key });
-  const rec: PretrainRecord = { id: run.id, run_key: key, steps: t.result.stepsDone, threads: o.threads, train_seconds: Number(t.result.seconds.toFixed(3)), losses: t.result.losses.map((l) => Number(l.toFixed(5))) };
+  await saveModel(at.checkpoint, t.model, t.store, { ...t.training, train_seconds: t.result.seconds, losses: t.result.losses, threads: o.threads, data_parallel_replicas: t.result.parallelism.replicas, run_key: key });
+  const rec: PretrainRecord = { id: run.id, run_key: key, steps: t.result.stepsDone, threads: o.threads, data_parallel_replicas: t.result.parallelism.replicas, train_seconds: Number(t.result.seconds.toFixed(3)), losses: t.result.losses.map((l) => Number(l.toFixed(5))) };
   writeFileAtomicSync(at.detail, json(rec));
 }
 
@@ -242,6 +243,7 @@ async function executeFinetune(run: FinetuneRun, o: RunOptions, model: NonNullab
     val_acc: val.acc,
     val_auroc: val.auroc,
     threads: o.threads,
+    data_parallel_replicas: t.result.parallelism.replicas,
     run_key: key,
     multi_label: test.multi_label === true,
     temperature_at_bound: ts ? ts.at_bound : null,
@@ -264,7 +266,7 @@ async function executeFinetune(run: FinetuneRun, o: RunOptions, model: NonNullab
     ),
   };
   const at = paths(o.out, run.id);
-  await saveModel(at.checkpoint, t.model, t.store, { ...t.training, train_seconds: t.result.seconds, threads: o.threads, run_key: key }, t.config.calibration);
+  await saveModel(at.checkpoint, t.model, t.store, { ...t.training, train_seconds: t.result.seconds, threads: o.threads, data_parallel_replicas: t.result.parallelism.replicas, run_key: key }, t.config.calibration);
   // The detail first, the row last: a complete row on disk means the run is complete.
   writeFileAtomicSync(at.detail, json(detail));
   writeFileAtomicSync(at.row, json(row));

@@ -38,6 +38,8 @@ export interface ResultRow {
   val_auroc: number;
   /** ONNX Runtime intra-op threads the run trained and evaluated with. */
   threads: number;
+  /** Sessions each training step ran in: 1, or the data-parallel replicas (one intra-op thread each) with 2+ threads. */
+  data_parallel_replicas: number;
   /** Hash of everything that defines the run (protocol, grid point, data file contents): see run_record.ts. */
   run_key: string;
   /**

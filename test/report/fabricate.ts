@@ -134,6 +134,7 @@ export function fabricate(opts: { seeds?: number[]; tasks?: number; methods?: re
           val_acc: m.acc + 0.01 * rng.normal(),
           val_auroc: m.auroc + 0.005 * rng.normal(),
           threads: 1,
+          data_parallel_replicas: 1,
           run_key: `${t.task}-${method}-s${seed}`,
         });
         details.push({ id: `${t.task}-${method}-s${seed}`, task: t.task, method, seed, loss, reliability: m.reliability, roc: m.roc });

@@ -27,6 +27,7 @@ export function row(task: string, method: Method, seed: number, over: Partial<Re
     val_acc: 0.5,
     val_auroc: 0.8,
     threads: 1,
+    data_parallel_replicas: 1,
     run_key: `${task}-${method}-s${seed}`,
     ...over,
   };
