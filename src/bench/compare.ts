@@ -61,7 +61,14 @@ export interface BenchComparison {
    */
   best: { stmedfm: Record<BenchMetric, BestOf>; torch?: Record<BenchMetric, BestOf>; speedup?: Record<BenchMetric, number> };
   /** Each side's speed-up from the fewest threads measured to each larger count. */
-  scaling: { from: number; to: number; stmedfm: Record<BenchMetric, number>; torch?: Record<BenchMetric, number> }[];
+  scaling: {
+    from: number;
+    to: number;
+    stmedfm: Record<BenchMetric, number>;
+    /** Training steps only: data-parallel at `to` (replicas of 1 thread) over one session at `from`, where measured. */
+    stmedfm_data_parallel?: { train_2d: number; train_3d: number };
+    torch?: Record<BenchMetric, number>;
+  }[];
 }
 
 const perMetric = <T>(f: (m: BenchMetric) => T): Record<BenchMetric, T> => Object.fromEntries(BENCH_METRICS.map((m) => [m, f(m)])) as Record<BenchMetric, T>;
@@ -98,6 +105,14 @@ export function compareBench(runs: readonly BenchRun[]): BenchComparison {
           from: first.threads,
           to: r.threads,
           stmedfm: perMetric((m) => speedup(metricValue(r.stmedfm, m), metricValue(first.stmedfm, m), m)),
+          ...(r.stmedfm.train_step_dp_ms
+            ? {
+                stmedfm_data_parallel: {
+                  train_2d: speedup(r.stmedfm.train_step_dp_ms['2d'], metricValue(first.stmedfm, 'train_2d'), 'train_2d'),
+                  train_3d: speedup(r.stmedfm.train_step_dp_ms['3d'], metricValue(first.stmedfm, 'train_3d'), 'train_3d'),
+                },
+              }
+            : {}),
           ...(withTorch ? { torch: perMetric((m) => speedup(metricValue(r.torch!, m), metricValue(first.torch!, m), m)) } : {}),
         }))
       : [],

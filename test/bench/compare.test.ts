@@ -63,6 +63,11 @@ describe('compareBench', () => {
     expect(b.stmedfm.train_3d).toEqual({ value: 130, threads: 1 });
     expect(b.speedup!.train_2d).toBeCloseTo(53 / 30, 12);
     expect(b.stmedfm.infer_2d).toEqual({ value: 6100, threads: 2 });
+    // Scaling of the training step as a user gets it at 2 threads (data-parallel) beside one session's.
+    const s = compareBench(dp).scaling[0]!;
+    expect(s.stmedfm.train_2d).toBeCloseTo(46 / 52, 12);
+    expect(s.stmedfm_data_parallel).toEqual({ train_2d: 46 / 30, train_3d: 130 / 140 });
+    expect(c.scaling[0]!.stmedfm_data_parallel).toBeUndefined();
   });
 
   it('measures 1, powers of two and all cores by default', () => {

@@ -74,9 +74,8 @@ export function registerBench(program: Command): void {
         }
         for (const s of cmp.scaling) {
           log(`scaling from ${plural(s.from)} to ${s.to}: stmedfm ${ratios(s.stmedfm)}${s.torch ? `; pytorch ${ratios(s.torch)}` : ''}`);
-          const at = runs.find((r) => r.threads === s.to)?.stmedfm.train_step_dp_ms;
-          const from = runs.find((r) => r.threads === s.from)?.stmedfm.train_step_ms;
-          if (at && from) log(`  data-parallel (${s.to} replicas x 1 thread) over 1 session at ${plural(s.from)}: train 2D ${x(from['2d'] / at['2d'])}, train 3D ${x(from['3d'] / at['3d'])}`);
+          const dp = s.stmedfm_data_parallel;
+          if (dp) log(`  data-parallel (${s.to} replicas x 1 thread) over 1 session at ${plural(s.from)}: train 2D ${x(dp.train_2d)}, train 3D ${x(dp.train_3d)}`);
         }
       }),
     );
