@@ -4,6 +4,7 @@
  * all run this same graph.
  */
 import { type TaskSplit, classIds, evalBatches, toInput } from '../data/index.js';
+import { dataParallelAvailable } from '../engine/runtime/data_parallel.js';
 import { ReplicatedForward } from '../engine/runtime/replicated_forward.js';
 import { ForwardSession } from '../engine/runtime/session.js';
 import { floatTensor } from '../engine/runtime/tensors.js';
@@ -48,11 +49,10 @@ export class Predictor {
     // With 2+ threads each batch is cut into one shard per thread, each run by a session of one
     // intra-op thread on its own thread: samples are independent, and two one-thread sessions
     // side by side beat one two-thread session on these small kernels (measured: `stmedfm bench`).
-    if (opts.dataParallel !== false && threads >= 2 && batch % threads === 0) {
+    if (opts.dataParallel !== false && threads >= 2 && batch % threads === 0 && dataParallelAvailable()) {
       const { graph } = buildForwardGraph(model, store, task, batch / threads, opts.temperature);
       const x = graph.findInput('x')!;
-      const replicated = await ReplicatedForward.create(graph, threads);
-      if (replicated) return new Predictor(replicated, classes, x.shape.slice(1) as number[], batch);
+      return new Predictor(await ReplicatedForward.create(graph, threads), classes, x.shape.slice(1) as number[], batch);
     }
     // With a temperature, `probs` are calibrated (softmax(logits / T)); `logits` stay raw.
     const { graph } = buildForwardGraph(model, store, task, batch, opts.temperature);

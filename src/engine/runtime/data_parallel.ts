@@ -16,7 +16,7 @@
 import type { FloatPrecision } from '../ir/dtype.js';
 import type { Graph } from '../ir/graph.js';
 import { type GradientGraphSpec, replicaName } from '../optim/train_graph.js';
-import { type OrtSession, type OrtTensor, type PlainTensor, type Replica, ortModule, ortPlatform } from './ort.js';
+import { type OrtSession, type OrtSessionOptions, type OrtTensor, type PlainTensor, type Replica, type ReplicaHost, ortModule, ortPlatform } from './ort.js';
 import { type RuntimeOptions, type SessionOrigin, convertFeeds, inputTypes, modelSource, openSession, parkSession, reuseKey, sessionCacheKey, sessionOptions, takeIdleSession } from './session.js';
 import { type Feed, type FloatArray, type OrtType, floatTensor } from './tensors.js';
 import { type InitValue, type StepOptions, type StepResult, TrainingSession, type TrainingSpec } from './training.js';
@@ -37,6 +37,42 @@ export function dataParallelAvailable(): boolean {
 }
 
 const plain = (t: OrtTensor): PlainTensor => ({ type: t.type as PlainTensor['type'], dims: t.dims, data: t.data as PlainTensor['data'] });
+
+/**
+ * `count` replicas of `model` on the platform's replica threads; if any fails to start, the
+ * others are stopped and its error is thrown.
+ */
+export async function spawnReplicas(host: ReplicaHost, count: number, model: Uint8Array, options: OrtSessionOptions): Promise<Replica[]> {
+  const spawned = await Promise.allSettled(Array.from({ length: count }, () => host.spawn(model, options)));
+  const failed = spawned.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (!failed) return spawned.map((s) => (s as PromiseFulfilledResult<Replica>).value);
+  await Promise.all(spawned.flatMap((s) => (s.status === 'fulfilled' ? [s.value.terminate()] : [])));
+  throw failed.reason;
+}
+
+/**
+ * Runs shard 0 on `leader` (this thread) and shard k on `workers[k - 1]`, all at once, and
+ * returns their outputs in shard order; a failure is thrown naming the replica (`what replica k
+ * of n failed: ...`) after every run has settled. Fewer shards than replicas leave workers idle.
+ */
+export async function runShards(
+  what: string,
+  leader: OrtSession,
+  workers: readonly Replica[],
+  shards: readonly Record<string, OrtTensor>[],
+  fetch: readonly string[],
+): Promise<Record<string, OrtTensor | PlainTensor>[]> {
+  // Post to the replica threads first, then run the leader's shard here while they work.
+  const remote = shards.slice(1).map((f, k) => workers[k]!.run(Object.fromEntries(Object.entries(f).map(([n, t]) => [n, plain(t)])), fetch));
+  const local = leader.run(shards[0]!, [...fetch]) as Promise<Record<string, OrtTensor>>;
+  const settled = await Promise.allSettled([local, ...remote]);
+  const failed = settled.findIndex((s) => s.status === 'rejected');
+  if (failed >= 0) {
+    const why = (settled[failed] as PromiseRejectedResult).reason as Error;
+    throw new Error(`${what} replica ${failed} of ${workers.length + 1} failed: ${why.message}`);
+  }
+  return settled.map((s) => (s as PromiseFulfilledResult<Record<string, OrtTensor | PlainTensor>>).value);
+}
 
 export class DataParallelTrainingSession {
   private broken: Error | undefined;
@@ -80,7 +116,7 @@ export class DataParallelTrainingSession {
     const reuse = reuseKey(key, one);
     const parked = reuse ? takeIdleSession(reuse) : undefined;
     const { session: leader, origin } = parked ? { session: parked, origin: 'reused' as const } : await openSession(src, one, key);
-    const workers: Replica[] = [];
+    let workers: Replica[] = [];
     let upd: TrainingSession | undefined;
     // The leader compiled (or found) the graph; the replicas load ORT's optimised model when the cache has it.
     const optimised = key ? ortPlatform().graphCache?.entry(key)?.read() : undefined;
@@ -88,10 +124,7 @@ export class DataParallelTrainingSession {
       const so = sessionOptions(optimised ? { ...one, graphOptimization: 'disabled' } : one);
       delete so.enableProfiling;
       delete so.optimizedModelFilePath;
-      const spawned = await Promise.allSettled(Array.from({ length: replicas - 1 }, () => host.spawn(optimised ?? src, so)));
-      for (const s of spawned) if (s.status === 'fulfilled') workers.push(s.value);
-      const failed = spawned.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-      if (failed) throw failed.reason;
+      workers = await spawnReplicas(host, replicas - 1, optimised ?? src, so);
       upd = await TrainingSession.create(update.graph, update.spec, init, { threads: 1, ...(one.cache ? { cache: true } : {}), precision });
     } catch (e) {
       await Promise.all(workers.map((w) => w.terminate()));
@@ -156,16 +189,7 @@ export class DataParallelTrainingSession {
     const ready = shards.map((s) => convertFeeds(this.leader, this.leaderTypes, { ...s, ...params }));
     let outs: Record<string, PlainTensor | OrtTensor>[];
     try {
-      // Post to the replica threads first, then run the leader's shard here while they work.
-      const remote = this.workers.map((w, k) => w.run(Object.fromEntries(Object.entries(ready[k + 1]!).map(([n, t]) => [n, plain(t)])), fetch));
-      const local = this.leader.run(ready[0]!, fetch) as Promise<Record<string, OrtTensor>>;
-      const settled = await Promise.allSettled([local, ...remote]);
-      const failed = settled.findIndex((s) => s.status === 'rejected');
-      if (failed >= 0) {
-        const why = (settled[failed] as PromiseRejectedResult).reason as Error;
-        throw new Error(`data-parallel replica ${failed} of ${this.replicas} failed: ${why.message}`);
-      }
-      outs = settled.map((s) => (s as PromiseFulfilledResult<Record<string, PlainTensor | OrtTensor>>).value);
+      outs = await runShards('data-parallel', this.leader, this.workers, ready, fetch);
     } catch (e) {
       this.broken = e as Error;
       await this.stopWorkers();
