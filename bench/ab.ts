@@ -8,7 +8,7 @@
  *
  *   npx tsx bench/ab.ts --part train2d|train3d|train2dDP|train3dDP|infer2d|infer3d|infer2dStatic|infer3dStatic --variants base,noChunk [--threads 1,2] [--rounds 8] [--steps 3] [--profile]
  */
-import { BENCH_HEADS as HEADS, median, randomData, trainStepRunner } from '../src/bench/bench.js';
+import { BENCH_HEADS as HEADS, median, randomData, timeInterleaved, trainStepRunner } from '../src/bench/bench.js';
 import '../src/engine/runtime/node.js';
 import { ForwardSession } from '../src/engine/runtime/session.js';
 import { floatTensor } from '../src/engine/runtime/tensors.js';
@@ -85,17 +85,7 @@ async function main(): Promise<void> {
       baseOf.push(first);
     }
   }
-  const times: number[][] = runners.map(() => []);
-  for (const r of runners) for (let i = 0; i < 2; i++) await r.run();
-  for (let round = 0; round < rounds; round++) {
-    for (let k = 0; k < runners.length; k++) {
-      for (let s = 0; s < steps; s++) {
-        const t0 = performance.now();
-        await runners[k]!.run();
-        times[k]!.push(performance.now() - t0);
-      }
-    }
-  }
+  const times = await timeInterleaved(runners.map((r) => r.run), { warmup: 2, rounds, steps });
   const q = (xs: number[], f: number) => [...xs].sort((a, b) => a - b)[Math.floor(f * (xs.length - 1))]!;
   for (let k = 0; k < runners.length; k++) {
     const base = median(times[baseOf[k]!]!);

@@ -4,7 +4,7 @@
  *
  *   npx tsx bench/dp_step.ts [--part train2d|train3d] [--rounds 8] [--steps 3]
  */
-import { median, trainStepRunner } from '../src/bench/bench.js';
+import { median, timeInterleaved, trainStepRunner } from '../src/bench/bench.js';
 import '../src/engine/runtime/node.js';
 
 async function main(): Promise<void> {
@@ -21,17 +21,7 @@ async function main(): Promise<void> {
   ];
   const runners = [];
   for (const v of variants) runners.push(await trainStepRunner(task as string, batch as number, v));
-  const times: number[][] = runners.map(() => []);
-  for (const r of runners) for (let i = 0; i < 3; i++) await r.run();
-  for (let round = 0; round < rounds; round++) {
-    for (let k = 0; k < runners.length; k++) {
-      for (let s = 0; s < steps; s++) {
-        const t0 = performance.now();
-        await runners[k]!.run();
-        times[k]!.push(performance.now() - t0);
-      }
-    }
-  }
+  const times = await timeInterleaved(runners.map((r) => r.run), { warmup: 3, rounds, steps });
   const base = median(times[0]!);
   variants.forEach((v, k) => {
     const m = median(times[k]!);

@@ -71,6 +71,25 @@ async function timeIt(fn: () => Promise<unknown>, warmup: number, repeats: numbe
 }
 
 /**
+ * Times several runners in alternating rounds (each `steps` runs in a row per round), after
+ * `warmup` untimed runs of each, so that machine load hits all alike; every run's ms per runner.
+ */
+export async function timeInterleaved(runs: readonly (() => Promise<unknown>)[], o: { warmup: number; rounds: number; steps: number }): Promise<number[][]> {
+  const times: number[][] = runs.map(() => []);
+  for (const run of runs) for (let i = 0; i < o.warmup; i++) await run();
+  for (let round = 0; round < o.rounds; round++) {
+    for (let k = 0; k < runs.length; k++) {
+      for (let s = 0; s < o.steps; s++) {
+        const t0 = performance.now();
+        await runs[k]!();
+        times[k]!.push(performance.now() - t0);
+      }
+    }
+  }
+  return times;
+}
+
+/**
  * The training step of full fine-tuning of `task` on STMedFM-Tiny (the graph, its carried tensors'
  * initial values, and feeds of random data): what the benchmarks and the setup probes time.
  */
