@@ -115,7 +115,6 @@ export async function train(model: STMedFM, store: ParamStore, trainable: readon
   const decayByName = new Map(trainable.map((s) => [s.name, s.decay]));
   const optimizer = { kind: 'adamw' as const, hp: { beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay } };
   let graphSeconds: number;
-  let init: Record<string, Float32Array>;
   let open: (init: Record<string, Float32Array>) => Promise<TrainingSession | DataParallelTrainingSession>;
   let carried: readonly { input: string; kind: string; shape: readonly number[] }[];
   let inputNames: Map<string, { x: string; y: string; w?: string }>;
@@ -144,7 +143,7 @@ export async function train(model: STMedFM, store: ParamStore, trainable: readon
     // Runs of the same graph shape (scratch, scratch-weighted, full of a task; every seed) share one compiled graph.
     open = (init) => TrainingSession.create(tg.graph, tg.spec, init, { threads, cache: true });
   }
-  init = {};
+  const init: Record<string, Float32Array> = {};
   for (const p of params) init[p] = Float32Array.from(store.get(p).data);
   if (opts.resume) {
     // The optimizer state must be exactly this run's: same tensors, same sizes.
